@@ -1,0 +1,88 @@
+# asyncrun: `make` builds build/asyncrun; `make check` runs every test, normally and under
+# AddressSanitizer + UBSan; `make demo` runs an example with --trace. Both install missing
+# Debian packages first.
+
+PKG_CONFIG ?= pkg-config
+LUA_PKG    := lua5.4
+# Debian's libev-dev ships no .pc file: fall back to plain -lev.
+LUA_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(LUA_PKG) 2>/dev/null)
+LUA_LIBS    = $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null)
+EV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libev 2>/dev/null)
+EV_LIBS     = $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
+
+WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CPPFLAGS += -D_GNU_SOURCE -iquote runtime -iquote lua -iquote cli
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(LUA_CFLAGS) $(EV_CFLAGS) -MMD -MP
+LDLIBS    = $(LUA_LIBS) $(EV_LIBS) -lm -lpthread
+
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS := $(wildcard cli/*.c runtime/*.c lua/*.c)
+OBJS := $(SRCS:%.c=build/obj/%.o)
+ASAN_OBJS := $(SRCS:%.c=build/asan/%.o)
+
+BIN  = build/asyncrun
+ASAN_BIN = build/asan/asyncrun
+
+# Debian packages the build and the tests need.
+DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
+               lua-cjson python3 valgrind procps
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all asan check check-normal asan-check demo deps clean
+
+all: $(BIN)
+
+$(BIN): $(OBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+build/obj/%.o: %.c | build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+asan: $(ASAN_BIN)
+
+$(ASAN_BIN): $(ASAN_OBJS)
+	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
+
+build/asan/%.o: %.c | build/.deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+
+# Installs what is missing, once per build directory.
+build/.deps:
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p build && touch $@
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# ASan reports and leaks exit 99; tests expecting 1 therefore still catch them.
+SAN_ENV = ASAN_OPTIONS=exitcode=99:detect_leaks=1:abort_on_error=0 \
+          UBSAN_OPTIONS=exitcode=99:halt_on_error=1:print_stacktrace=1 \
+          LSAN_OPTIONS=exitcode=99
+
+check: check-normal asan-check
+	@tests/summary.sh build/results-normal build/results-asan
+
+check-normal: $(BIN)
+	@tests/run.sh $(BIN) build/results-normal
+
+asan-check: $(ASAN_BIN)
+	@$(SAN_ENV) tests/run.sh $(ASAN_BIN) build/results-asan
+
+demo: $(BIN)
+	$(BIN) --trace examples/hello.lua
+
+clean:
+	rm -rf build
+
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)

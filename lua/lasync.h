@@ -1,0 +1,17 @@
+/* The `async` module and the standard-library patches a task environment needs. */
+#ifndef ASYNCRUN_LASYNC_H
+#define ASYNCRUN_LASYNC_H
+
+#include <lua.h>
+
+/* [-0, +0, e] opens `async` (global and package.loaded), patches coroutine and os.exit */
+void lasync_open(lua_State *L);
+
+/* Each adds its functions to the module table at the top of the stack. [-0, +0, e] */
+void ltask_open(lua_State *L);
+void ltime_open(lua_State *L);
+/* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */
+void lcoro_patch(lua_State *L);
+void los_patch(lua_State *L);
+
+#endif

@@ -1,0 +1,21 @@
+/* What every suspending binding shares: the checks before a yield, the yield of the runtime's
+ * tag, and turning the wake reason into an error after it. */
+#ifndef ASYNCRUN_LAUX_H
+#define ASYNCRUN_LAUX_H
+
+#include "core.h"
+
+/* [-0, +0, v] the running task that may suspend now; raises "attempt to suspend outside a
+ * task", the non-yieldable cause, or the task's pending cancellation (level-triggered). */
+struct task *laux_suspending_task(lua_State *L);
+
+/* [-0, +0, y] suspends t on the request it recorded (t->wait, t->on); k runs on wake-up. */
+int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
+
+/* [-0, +0, v] after wake-up: raises Cancelled (or the wake's error) unless woken normally. */
+void laux_resumed(lua_State *L, struct task *t);
+
+/* [-0, +0, v] raises "attempt to suspend inside a non-yieldable call ..." naming the cause. */
+int laux_noyield_error(lua_State *L);
+
+#endif

@@ -1,0 +1,276 @@
+/* async.spawn, the Task methods, async.current/tasks, and the Cancelled error value. */
+#include <string.h>
+#include <lauxlib.h>
+
+#include "lasync.h"
+#include "laux.h"
+#include "task.h"
+#include "trace.h"
+#include "where.h"
+
+static const char *const ltask_states[] = {"pending", "running", "done", "failed", "cancelled"};
+
+static struct task *ltask_check(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, TASK_MT);
+}
+
+/* async.spawn(fn, ...) -> task [-(n), +1, m] */
+static int ltask_spawn(lua_State *L)
+{
+    struct rt *rt = rt_of(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    if (rt->closed)
+        return luaL_error(L, "cannot spawn: the event loop is closed");
+    struct task *t = task_new(rt, L, lua_gettop(L) - 1);
+    if (rt->trace)
+        trace_spawn(rt, t, L);
+    return 1;
+}
+
+/* [-0, +1, m] the " (name)" part, as a task appears in messages */
+static void ltask_push_label(lua_State *L, const struct task *t)
+{
+    char buf[32];
+    lua_pushfstring(L, "task %I (%s)", (LUA_INTEGER)t->id, task_name(t, buf, sizeof buf));
+}
+
+/* [-0, +n, v] a finished task's results, or raises its error (now retrieved). An error
+ * re-raised in the calling task remembers the chain, so that if it escapes that task too
+ * its traceback says where it came from and who awaited it. */
+static int ltask_outcome(lua_State *L, int idx, struct task *t)
+{
+    struct rt *rt = rt_of(L);
+    if (t->state == TASK_DONE) {
+        if (t->nres == 0)
+            return 0;
+        lua_getiuservalue(L, idx, UV_DATA);
+        if (t->nres == 1)
+            return 1;
+        luaL_checkstack(L, t->nres, "too many results");
+        for (int i = 1; i <= t->nres; i++)
+            lua_rawgeti(L, -i, i);
+        return t->nres;
+    }
+    task_retrieved(rt, t);
+    struct task *self = rt->current;
+    lua_getiuservalue(L, idx, UV_DATA); /* the error */
+    if (t->state == TASK_FAILED && self && self != t) {
+        char at[256], name[32];
+        /* stack: error; UV_TRACE of self = {error, chained traceback} */
+        task_push(L, self);
+        lua_createtable(L, 2, 0);
+        lua_pushvalue(L, -3);
+        lua_rawseti(L, -2, 1);
+        lua_pushfstring(L, "%s\n\tawaited by task %I (%s) at %s", t->traceback,
+                        (LUA_INTEGER)self->id, task_name(self, name, sizeof name),
+                        where_at(L, 1, at, sizeof at));
+        lua_rawseti(L, -2, 2);
+        lua_setiuservalue(L, -2, UV_TRACE);
+        lua_pop(L, 1);
+    }
+    return lua_error(L);
+}
+
+/* [-0, +n, v] continuation of await: the awaited task (argument 1) has finished */
+static int ltask_await_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    laux_resumed(L, rt_of(L)->current);
+    return ltask_outcome(L, 1, ltask_check(L, 1));
+}
+
+/* task:await() -> ... [-0, +n, e y] */
+static int ltask_await(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    lua_settop(L, 1);
+    if (task_finished(t))
+        return ltask_outcome(L, 1, t);
+    struct task *self = laux_suspending_task(L);
+    if (self == t)
+        return luaL_error(L, "a task cannot await itself");
+    self->wait = WAIT_TASK;
+    self->on.awaited = t;
+    return laux_suspend(L, self, 0, ltask_await_k);
+}
+
+/* task:result() -> ... [-0, +n, v] */
+static int ltask_result(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    lua_settop(L, 1);
+    if (!task_finished(t)) {
+        ltask_push_label(L, t);
+        return luaL_error(L, "%s has not finished", lua_tostring(L, -1));
+    }
+    return ltask_outcome(L, 1, t);
+}
+
+/* task:cancel([reason]) -> bool [-0, +1, m] */
+static int ltask_cancel(lua_State *L)
+{
+    struct rt *rt = rt_of(L);
+    struct task *t = ltask_check(L, 1);
+    if (!lua_isnoneornil(L, 2) && !task_finished(t) && !t->cancel_requested) {
+        /* the value the task will raise: a Cancelled carrying the reason */
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, "reason");
+        luaL_setmetatable(L, CANCELLED_MT);
+        lua_setiuservalue(L, 1, UV_DATA);
+    }
+    lua_pushboolean(L, task_cancel(rt, t, "task", rt->current ? rt->current->id : 0));
+    return 1;
+}
+
+/* task:status() -> string [-0, +1, -] */
+static int ltask_status(lua_State *L)
+{
+    lua_pushstring(L, ltask_states[ltask_check(L, 1)->state]);
+    return 1;
+}
+
+/* task:done() -> bool [-0, +1, -] */
+static int ltask_done(lua_State *L)
+{
+    lua_pushboolean(L, task_finished(ltask_check(L, 1)));
+    return 1;
+}
+
+/* task.id, task.name, methods [-0, +1, -] */
+static int ltask_index(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    const char *key = lua_tostring(L, 2);
+    if (key && strcmp(key, "id") == 0) {
+        lua_pushinteger(L, t->id);
+    } else if (key && strcmp(key, "name") == 0) {
+        char buf[32];
+        lua_pushstring(L, task_name(t, buf, sizeof buf));
+    } else {
+        lua_pushvalue(L, 2);
+        lua_rawget(L, lua_upvalueindex(1));
+    }
+    return 1;
+}
+
+/* task.name = string [-0, +0, v] */
+static int ltask_newindex(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    const char *key = lua_tostring(L, 2);
+    if (!key || strcmp(key, "name") != 0)
+        return luaL_error(L, "cannot set field '%s' of a task (only 'name' is assignable)",
+                          key ? key : luaL_typename(L, 2));
+    luaL_checktype(L, 3, LUA_TSTRING);
+    lua_settop(L, 3);
+    t->name = lua_tostring(L, 3);
+    lua_setiuservalue(L, 1, UV_NAME);
+    return 0;
+}
+
+/* tostring(task) [-0, +1, m] */
+static int ltask_tostring(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    ltask_push_label(L, t);
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), ltask_states[t->state]);
+    return 1;
+}
+
+/* __gc: a failure that nobody can retrieve any more is reported now [-0, +0, -] */
+static int ltask_gc(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    if (t->state == TASK_FAILED)
+        task_report_unretrieved(t->rt, t);
+    return 0;
+}
+
+/* async.current() -> task | nil [-0, +1, -] */
+static int ltask_current(lua_State *L)
+{
+    struct task *t = rt_of(L)->current;
+    if (t)
+        task_push(L, t);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* async.tasks() -> {task...} [-0, +1, m] */
+static int ltask_tasks(lua_State *L)
+{
+    struct rt *rt = rt_of(L);
+    lua_Integer i = 0;
+    lua_createtable(L, (int)rt->live.count, 0);
+    for (struct task *t = rt->live.head; t; t = t->list_next) {
+        task_push(L, t);
+        lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+}
+
+/* async.is_cancelled(v) -> bool [-0, +1, -] */
+static int ltask_is_cancelled(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, task_is_cancel_value(L, 1));
+    return 1;
+}
+
+/* tostring(Cancelled) [-0, +1, m] */
+static int ltask_cancelled_tostring(lua_State *L)
+{
+    if (lua_type(L, 1) == LUA_TTABLE && lua_getfield(L, 1, "reason") != LUA_TNIL)
+        lua_pushfstring(L, "cancelled: %s", luaL_tolstring(L, -1, NULL));
+    else
+        lua_pushliteral(L, "cancelled");
+    return 1;
+}
+
+static const luaL_Reg ltask_methods[] = {
+    {"await", ltask_await},   {"result", ltask_result}, {"cancel", ltask_cancel},
+    {"status", ltask_status}, {"done", ltask_done},     {NULL, NULL},
+};
+
+static const luaL_Reg ltask_functions[] = {
+    {"spawn", ltask_spawn},
+    {"current", ltask_current},
+    {"tasks", ltask_tasks},
+    {"is_cancelled", ltask_is_cancelled},
+    {NULL, NULL},
+};
+
+void ltask_open(lua_State *L)
+{
+    /* stack: async */
+    luaL_newmetatable(L, TASK_MT);
+    luaL_newlib(L, ltask_methods);
+    lua_pushcclosure(L, ltask_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, ltask_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushcfunction(L, ltask_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, ltask_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+
+    /* the Cancelled metatable keeps the singleton in "value" for the runtime */
+    luaL_newmetatable(L, CANCELLED_MT);
+    lua_pushcfunction(L, ltask_cancelled_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "value");
+    /* stack: async, mt, Cancelled */
+    lua_setfield(L, -3, "Cancelled");
+    lua_pop(L, 1);
+
+    luaL_setfuncs(L, ltask_functions, 0);
+}

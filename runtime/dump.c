@@ -1,0 +1,94 @@
+/* The task dump: each live task on one line (id, name, status, what it waits on, where),
+ * its Lua traceback under it, and its children indented under it (the spawn tree). */
+#include <inttypes.h>
+#include <string.h>
+#include <lauxlib.h>
+
+#include "dump.h"
+#include "where.h"
+#include "task.h"
+
+const char *dump_wait(const struct task *t, char *buf, size_t size)
+{
+    switch (t->wait) {
+    case WAIT_SLEEP:
+        snprintf(buf, size, "sleep:%g", t->on.sleep.secs);
+        break;
+    case WAIT_TASK:
+        snprintf(buf, size, "task:%" PRId64, (int64_t)t->on.awaited->id);
+        break;
+    case WAIT_READY:
+        snprintf(buf, size, "%s", t->started ? "ready" : "start");
+        break;
+    default:
+        snprintf(buf, size, "running");
+    }
+    return buf;
+}
+
+static bool dump_is_live(const struct rt *rt, lua_Integer id)
+{
+    for (const struct task *t = rt->live.head; t; t = t->list_next)
+        if (t->id == id)
+            return true;
+    return false;
+}
+
+static void dump_indent(FILE *out, int depth)
+{
+    for (int i = 0; i < depth; i++)
+        fputs("  ", out);
+}
+
+static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
+{
+    static const char *const states[] = {"pending", "running", "done", "failed", "cancelled"};
+    lua_State *L = rt->L;
+    char name[32], on[64], at[256];
+    dump_indent(out, depth + 1);
+    fprintf(out, "task %" PRId64 " (%s) %s", (int64_t)t->id, task_name(t, name, sizeof name),
+            states[t->state]);
+    if (t->cancel_requested)
+        fputs(" cancelling", out);
+    if (!t->started) {
+        fputs(", not started\n", out);
+        return;
+    }
+    fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
+            t->wait_L && t->state == TASK_PENDING ? where_at(t->wait_L, 0, at, sizeof at) : "?");
+    if (t->state != TASK_PENDING)
+        return; /* a running task's stack is in use: only its header is safe to print */
+    luaL_traceback(L, t->wait_L, NULL, 0);
+    /* indent every line of the traceback under its task */
+    const char *s = lua_tostring(L, -1);
+    while (s && *s) {
+        const char *nl = strchr(s, '\n');
+        size_t n = nl ? (size_t)(nl - s) : strlen(s);
+        dump_indent(out, depth + 2);
+        fprintf(out, "%.*s\n", (int)n, s);
+        s = nl ? nl + 1 : s + n;
+    }
+    lua_pop(L, 1);
+}
+
+/* Depth-first over the spawn tree; quadratic, which is fine for the few tasks a person reads. */
+static void dump_subtree(struct rt *rt, struct task *root, FILE *out, int depth)
+{
+    dump_one(rt, root, out, depth);
+    for (struct task *t = rt->live.head; t; t = t->list_next)
+        if (t->parent == root->id)
+            dump_subtree(rt, t, out, depth + 1);
+}
+
+void dump_tasks(struct rt *rt, FILE *out)
+{
+    enum { TREE_MAX = 2000 };
+    fprintf(out, "tasks (%zu live):\n", rt->live.count);
+    for (struct task *t = rt->live.head; t; t = t->list_next) {
+        if (rt->live.count > TREE_MAX)
+            dump_one(rt, t, out, 0);
+        else if (!dump_is_live(rt, t->parent))
+            dump_subtree(rt, t, out, 0);
+    }
+    fflush(out);
+}

@@ -1,0 +1,272 @@
+/* The one runtime context and SPEC §2's lifecycle, in order: state and loop, the main task,
+ * the run, cancellation of what is left, close, and the exit status decided in one place. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "rt.h"
+#include "status.h"
+#include "core.h"
+#include "task.h"
+#include "sched.h"
+#include "timer.h"
+#include "trace.h"
+#include "dump.h"
+#include "signal.h"
+#include "main_task.h"
+#include "clock.h"
+#include "lasync.h"
+
+#define ASYNCRUN_VERSION "0.1.0"
+#define RT_GRACE_SECONDS 5.0
+
+void rt_before_exit(struct rt *rt)
+{
+    trace_loop_close(rt);
+    trace_flush(rt);
+    fflush(stdout);
+}
+
+void rt_version(char *buf, unsigned size)
+{
+    snprintf(buf, size, "asyncrun %s (%s, libev %d.%d)", ASYNCRUN_VERSION, LUA_RELEASE,
+             ev_version_major(), ev_version_minor());
+}
+
+/* [-0, +0, m] the `arg` table exactly as lua.c builds it */
+static void rt_arg_table(lua_State *L, const struct rt_options *opt)
+{
+    int script = opt->script_index; /* 0 without a script: arg[0] is then the interpreter */
+    lua_createtable(L, opt->argc - script - 1 > 0 ? opt->argc - script - 1 : 0, script + 1);
+    for (int i = 0; i < opt->argc; i++) {
+        lua_pushstring(L, opt->argv[i]);
+        lua_rawseti(L, -2, i - script);
+    }
+    lua_setglobal(L, "arg");
+}
+
+static bool rt_main_over(const struct rt *rt)
+{
+    return task_finished(rt->main) || rt->grace_expired;
+}
+
+static bool rt_shutdown_over(const struct rt *rt)
+{
+    if (rt->live.count == 0 || rt->grace_expired)
+        return true;
+    /* a task spawned during shutdown must be cancelled too: stop to sweep again */
+    for (const struct task *t = rt->live.head; t; t = t->list_next)
+        if (!t->cancel_requested)
+            return true;
+    return false;
+}
+
+/* --timeout, then the grace periods: an internal timer that never keeps the loop alive */
+static void rt_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct rt *rt = ev_userdata(loop);
+    (void)revents;
+    ev_ref(loop); /* libev stopped the unref'd one-shot timer: rebalance */
+    if (rt->shutting_down || rt->timed_out) {
+        rt->grace_expired = true;
+        return;
+    }
+    rt->timed_out = true;
+    trace_flush(rt);
+    fflush(stdout);
+    fprintf(stderr, "asyncrun: timeout: the run exceeded %g s\n", rt->opt->timeout);
+    dump_tasks(rt, stderr);
+    task_cancel(rt, rt->main, "timeout", 0);
+    sched_internal_timer(rt, w, RT_GRACE_SECONDS);
+}
+
+static void rt_stop_deadline(struct rt *rt)
+{
+    if (ev_is_active(&rt->deadline_watch)) {
+        ev_ref(rt->loop);
+        ev_timer_stop(rt->loop, &rt->deadline_watch);
+    }
+}
+
+/* Prints how the main task ended, unless a signal or the timeout ended it. */
+static void rt_report_main(struct rt *rt)
+{
+    struct task *m = rt->main;
+    trace_flush(rt);
+    fflush(stdout);
+    if (m->state == TASK_FAILED)
+        fprintf(stderr, "asyncrun: %s\n", m->traceback);
+    else if (m->state == TASK_CANCELLED && !rt->signal_status && !rt->timed_out)
+        fprintf(stderr, "asyncrun: the main task was cancelled\n");
+}
+
+static void rt_shutdown(struct rt *rt)
+{
+    rt->shutting_down = true;
+    rt_stop_deadline(rt);
+    if (rt->grace_expired)
+        goto stragglers;
+    sched_internal_timer(rt, &rt->deadline_watch, RT_GRACE_SECONDS);
+    for (;;) {
+        for (struct task *t = rt->live.head; t; t = t->list_next)
+            if (!t->cancel_requested)
+                task_cancel(rt, t, "shutdown", 0);
+        if (!sched_run(rt, rt_shutdown_over) || rt->live.count == 0 || rt->grace_expired)
+            break;
+    }
+stragglers:
+    rt_stop_deadline(rt);
+    if (rt->live.count > 0) {
+        trace_flush(rt);
+        fflush(stdout);
+        fprintf(stderr, "asyncrun: %zu task(s) did not finish after cancellation at shutdown:\n",
+                rt->live.count);
+        dump_tasks(rt, stderr);
+    }
+    while (rt->unretrieved.head)
+        task_report_unretrieved(rt, rt->unretrieved.head);
+}
+
+static int rt_exit_status(const struct rt *rt)
+{
+    if (rt->deadlocked)
+        return ST_DEADLOCK;
+    if (rt->timed_out)
+        return ST_TIMEOUT;
+    if (rt->signal_status)
+        return rt->signal_status;
+    if (rt->main->state != TASK_DONE)
+        return ST_FAILURE;
+    return rt->status;
+}
+
+static void rt_open_loop(struct rt *rt)
+{
+    rt->loop_open = true;
+    ev_set_userdata(rt->loop, rt);
+    timer_init(rt);
+    ev_init(&rt->deadline_watch, rt_deadline);
+    signal_install(rt);
+    if (rt->opt->timeout > 0)
+        sched_internal_timer(rt, &rt->deadline_watch, rt->opt->timeout);
+}
+
+static void rt_close_loop(struct rt *rt)
+{
+    if (!rt->loop_open)
+        return;
+    rt->loop_open = false;
+    rt_stop_deadline(rt);
+    signal_restore(rt);
+    timer_close(rt);
+}
+
+/* [-1, +0, e] the whole run under lua_pcall: the rt arrives as a light userdata */
+static int rt_pmain(lua_State *L)
+{
+    struct rt *rt = lua_touserdata(L, 1);
+    const struct rt_options *opt = rt->opt;
+    luaL_checkversion(L);
+    if (opt->ignore_env) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
+    }
+    luaL_openlibs(L);
+    rt_arg_table(L, opt);
+    lasync_open(L);
+    if (opt->warnings)
+        lua_warning(L, "@on", 0);
+    lua_newtable(L);
+    rt->pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+
+    rt_open_loop(rt);
+    rt->t0 = rt->last_poll = clock_now();
+    trace_loop_start(rt);
+    lua_pushcfunction(L, main_task_body);
+    rt->main = task_new(rt, L, 0);
+    lua_pushliteral(L, "main");
+    rt->main->name = lua_tostring(L, -1);
+    lua_setiuservalue(L, -2, UV_NAME);
+    /* stack: rt, main task (kept here so its traceback outlives its registry anchor) */
+    if (!sched_run(rt, rt_main_over)) {
+        rt->deadlocked = true;
+        trace_flush(rt);
+        fflush(stdout);
+        fputs("asyncrun: deadlock: no task can run and nothing can wake the main task\n", stderr);
+        dump_tasks(rt, stderr);
+    }
+    if (task_finished(rt->main))
+        rt_report_main(rt);
+    rt_shutdown(rt);
+    trace_loop_close(rt);
+    return 0;
+}
+
+/* --check: load every chunk without running anything */
+static int rt_check(lua_State *L, const struct rt_options *opt)
+{
+    for (int i = 0; i < opt->nchunks; i++) {
+        const struct rt_chunk *c = &opt->chunks[i];
+        if (c->kind == 'e'
+            && luaL_loadbuffer(L, c->text, strlen(c->text), "=(command line)") != LUA_OK)
+            goto fail;
+        lua_settop(L, 0);
+    }
+    if (opt->script
+        && luaL_loadfile(L, strcmp(opt->script, "-") == 0 ? NULL : opt->script) != LUA_OK)
+        goto fail;
+    return ST_OK;
+fail:
+    fprintf(stderr, "asyncrun: %s\n", lua_tostring(L, -1));
+    return ST_FAILURE;
+}
+
+int rt_run(const struct rt_options *opt)
+{
+    struct rt rt;
+    int status;
+    memset(&rt, 0, sizeof rt);
+    rt.self = &rt;
+    rt.opt = opt;
+    rt.pool_ref = LUA_NOREF;
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        fputs("asyncrun: cannot create the Lua state: not enough memory\n", stderr);
+        return ST_FAILURE;
+    }
+    *(struct rt **)lua_getextraspace(L) = &rt;
+    rt.L = L;
+    if (opt->check_only) {
+        status = rt_check(L, opt);
+        lua_close(L);
+        return status;
+    }
+    rt.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+    if (!rt.loop || trace_open(&rt) != 0) {
+        perror(rt.loop ? "asyncrun: cannot open the trace file" : "asyncrun: cannot create the loop");
+        if (rt.loop)
+            ev_loop_destroy(rt.loop);
+        lua_close(L);
+        return ST_FAILURE;
+    }
+    lua_pushcfunction(L, rt_pmain);
+    lua_pushlightuserdata(L, &rt);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        trace_flush(&rt);
+        fprintf(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
+        status = ST_FAILURE;
+    } else {
+        status = rt_exit_status(&rt);
+    }
+    rt.closed = true;
+    rt_close_loop(&rt);
+    sched_close(&rt);
+    lua_close(L);
+    trace_close(&rt);
+    ev_loop_destroy(rt.loop);
+    fflush(stdout);
+    return status;
+}

@@ -1,0 +1,38 @@
+/* The runtime as the command line sees it: options in, exit status out. */
+#ifndef ASYNCRUN_RT_H
+#define ASYNCRUN_RT_H
+
+#include <stdbool.h>
+
+#include "status.h"
+
+/* One -e chunk or -l module, kept in command-line order. */
+struct rt_chunk {
+    char kind;          /* 'e' (code) or 'l' (library) */
+    const char *text;   /* borrowed from argv */
+};
+
+enum rt_trace_format { TRACE_OFF, TRACE_TEXT };
+
+struct rt_options {
+    char **argv;          /* borrowed: the process's argv, for the `arg` table */
+    int argc;
+    int script_index;     /* argv index of the script, or 0 when there is none */
+    const char *script;   /* borrowed: NULL, a path, or "-" for stdin */
+    struct rt_chunk *chunks; /* owned by the CLI: -e and -l in order */
+    int nchunks;
+    bool ignore_env;      /* -E */
+    bool warnings;        /* -W */
+    bool check_only;      /* --check */
+    double timeout;       /* --timeout seconds, 0 when unset */
+    enum rt_trace_format trace;
+    const char *trace_file; /* borrowed: NULL means stderr */
+};
+
+/* Runs the whole lifecycle of SPEC §2 and returns the process exit status. */
+int rt_run(const struct rt_options *opt);
+
+/* "asyncrun X.Y.Z (Lua 5.4.N, libev 4.N)" into buf. */
+void rt_version(char *buf, unsigned size);
+
+#endif

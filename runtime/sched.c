@@ -1,0 +1,184 @@
+/* The scheduler. Tasks that were ready when a batch began run in FIFO order; tasks woken
+ * during the batch run in the next one, so none can starve the others. The loop is polled
+ * without blocking about once a millisecond while tasks are ready, and blocks in epoll only
+ * when none is: a switch between tasks costs a resume, not a system call. */
+#include <lauxlib.h>
+
+#include "sched.h"
+#include "task.h"
+#include "timer.h"
+#include "trace.h"
+#include "clock.h"
+
+const char sched_tag;
+
+void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
+{
+    t->wait = WAIT_READY;
+    t->wake = why;
+    t->ready_next = NULL;
+    if (rt->ready.tail)
+        rt->ready.tail->ready_next = t;
+    else
+        rt->ready.head = t;
+    rt->ready.tail = t;
+}
+
+/* [-0, +0, m] a thread for a task's first step: an idle one from the pool, or a new one */
+static lua_State *sched_thread(struct rt *rt, struct task *t)
+{
+    lua_State *L = rt->L, *co;
+    task_push(L, t);
+    if (rt->pool_n > 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool_ref);
+        lua_rawgeti(L, -1, rt->pool_n);
+        lua_pushnil(L);
+        lua_rawseti(L, -3, rt->pool_n--);
+        lua_remove(L, -2);
+        co = lua_tothread(L, -1);
+    } else {
+        co = lua_newthread(L);
+    }
+    *(void **)lua_getextraspace(co) = t;
+    /* stack: task, thread */
+    lua_getiuservalue(L, -2, UV_FN);
+    lua_xmove(L, co, 1);
+    lua_setiuservalue(L, -2, UV_FN); /* anchor: the thread lives as long as the task runs */
+    if (t->nargs > 0) {
+        lua_getiuservalue(L, -1, UV_DATA);
+        lua_checkstack(co, t->nargs);
+        for (int i = 1; i <= t->nargs; i++) {
+            lua_rawgeti(L, -1, i);
+            lua_xmove(L, co, 1);
+        }
+        lua_pop(L, 1);
+        lua_pushnil(L);
+        lua_setiuservalue(L, -2, UV_DATA);
+    }
+    lua_pop(L, 1);
+    return co;
+}
+
+/* Records what the task now waits on, as its binding requested before yielding. */
+static void sched_arm(struct rt *rt, struct task *t)
+{
+    switch (t->wait) {
+    case WAIT_SLEEP:
+        if (timer_add(rt, t) == 0)
+            return;
+        t->wait = WAIT_READY; /* no memory for the heap: wake it with the error */
+        sched_ready(rt, t, WAKE_NOMEM);
+        return;
+    case WAIT_TASK:
+        waitq_push(&t->on.awaited->awaiters, t);
+        return;
+    case WAIT_READY:
+        sched_ready(rt, t, WAKE_OK);
+        return;
+    default:
+        return;
+    }
+}
+
+/* The one place a task's thread is resumed. */
+static void sched_step(struct rt *rt, struct task *t)
+{
+    lua_State *co;
+    int nargs = 0, nres, status;
+    double started = 0;
+    if (!t->started) {
+        if (t->cancel_requested) {
+            task_finish_unstarted(rt, t);
+            return;
+        }
+        co = sched_thread(rt, t);
+        t->co = co;
+        t->started = true;
+        nargs = t->nargs;
+    } else {
+        co = t->co;
+    }
+    t->wait = WAIT_NONE;
+    t->state = TASK_RUNNING;
+    rt->current = t;
+    if (rt->trace) {
+        trace_resume(rt, t);
+        started = clock_now();
+    }
+    status = lua_resume(co, rt->L, nargs, &nres);
+    rt->current = NULL;
+    if (status == LUA_YIELD) {
+        t->state = TASK_PENDING;
+        if (nres != 1 || lua_touserdata(co, -1) != SCHED_TAG) {
+            /* a C module yielded the task's own thread: there is nobody to yield to */
+            lua_settop(co, 0);
+            lua_pushliteral(co, "attempt to yield from outside a coroutine");
+            task_finish(rt, t, LUA_ERRRUN, 1);
+            return;
+        }
+        lua_pop(co, 1);
+        if (rt->trace) {
+            double ran = clock_now() - started;
+            t->run_time += ran;
+            trace_suspend(rt, t, ran);
+        }
+        sched_arm(rt, t);
+    } else {
+        if (rt->trace)
+            t->run_time += clock_now() - started;
+        task_finish(rt, t, status, nres);
+    }
+}
+
+static void sched_batch(struct rt *rt)
+{
+    struct task *t = rt->ready.head;
+    rt->ready.head = rt->ready.tail = NULL;
+    while (t) {
+        struct task *next = t->ready_next;
+        sched_step(rt, t);
+        t = next;
+    }
+}
+
+bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
+{
+    while (!stop(rt)) {
+        if (rt->ready.head) {
+            sched_batch(rt);
+            if (rt->ready.head) {
+                double now = clock_now();
+                if (now - rt->last_poll >= 1e-3) {
+                    rt->last_poll = now;
+                    ev_run(rt->loop, EVRUN_NOWAIT);
+                }
+            }
+        } else {
+            if (rt->trace)
+                trace_flush(rt);
+            bool alive = ev_run(rt->loop, EVRUN_ONCE);
+            rt->last_poll = clock_now();
+            if (!alive && !rt->ready.head && !stop(rt))
+                return false;
+        }
+    }
+    return true;
+}
+
+void sched_internal_timer(struct rt *rt, ev_timer *w, double after)
+{
+    if (ev_is_active(w)) {
+        ev_ref(rt->loop);
+        ev_timer_stop(rt->loop, w);
+    }
+    ev_timer_set(w, after, 0);
+    ev_timer_start(rt->loop, w);
+    ev_unref(rt->loop);
+}
+
+void sched_close(struct rt *rt)
+{
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->pool_ref);
+    rt->pool_ref = LUA_NOREF;
+    rt->pool_n = 0;
+}

@@ -1,0 +1,337 @@
+/* Tasks: a task is a userdata whose block is struct task; the runtime anchors it in the
+ * registry (task.ref) from spawn until it finishes, so it runs to the end unreferenced. */
+#include <inttypes.h>
+#include <string.h>
+#include <lauxlib.h>
+
+#include "task.h"
+#include "sched.h"
+#include "timer.h"
+#include "trace.h"
+#include "clock.h"
+
+void waitq_push(struct waitq *q, struct task *t)
+{
+    t->wq = q;
+    t->wq_next = NULL;
+    t->wq_prev = q->tail;
+    if (q->tail)
+        q->tail->wq_next = t;
+    else
+        q->head = t;
+    q->tail = t;
+}
+
+void waitq_remove(struct task *t)
+{
+    struct waitq *q = t->wq;
+    if (!q)
+        return;
+    if (t->wq_prev)
+        t->wq_prev->wq_next = t->wq_next;
+    else
+        q->head = t->wq_next;
+    if (t->wq_next)
+        t->wq_next->wq_prev = t->wq_prev;
+    else
+        q->tail = t->wq_prev;
+    t->wq = NULL;
+    t->wq_prev = t->wq_next = NULL;
+}
+
+struct task *waitq_pop(struct waitq *q)
+{
+    struct task *t = q->head;
+    if (t)
+        waitq_remove(t);
+    return t;
+}
+
+static void task_list_add(struct task_list *l, struct task *t)
+{
+    t->list_next = NULL;
+    t->list_prev = l->tail;
+    if (l->tail)
+        l->tail->list_next = t;
+    else
+        l->head = t;
+    l->tail = t;
+    l->count++;
+}
+
+static void task_list_remove(struct task_list *l, struct task *t)
+{
+    if (t->list_prev)
+        t->list_prev->list_next = t->list_next;
+    else
+        l->head = t->list_next;
+    if (t->list_next)
+        t->list_next->list_prev = t->list_prev;
+    else
+        l->tail = t->list_prev;
+    t->list_prev = t->list_next = NULL;
+    l->count--;
+}
+
+const char *task_name(const struct task *t, char *buf, size_t size)
+{
+    if (t->name)
+        return t->name;
+    snprintf(buf, size, "task-%" PRId64, (int64_t)t->id);
+    return buf;
+}
+
+/* [-(nargs+1), +1, m] */
+struct task *task_new(struct rt *rt, lua_State *L, int nargs)
+{
+    struct task *t = lua_newuserdatauv(L, sizeof *t, UV_COUNT);
+    memset(t, 0, sizeof *t);
+    t->rt = rt;
+    t->id = ++rt->next_id;
+    t->parent = rt->current ? rt->current->id : 0;
+    t->nargs = nargs;
+    t->state = TASK_PENDING;
+    luaL_setmetatable(L, TASK_MT);
+    /* stack: fn, args..., task */
+    lua_insert(L, -(nargs + 2));
+    if (nargs > 0) {
+        /* stack: task, fn, args... */
+        lua_createtable(L, nargs, 0);
+        lua_insert(L, -(nargs + 1));
+        for (int i = nargs; i >= 1; i--)
+            lua_rawseti(L, -(i + 1), i);
+        lua_setiuservalue(L, -3, UV_DATA);
+    }
+    lua_setiuservalue(L, -2, UV_FN);
+    lua_pushvalue(L, -1);
+    t->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    task_list_add(&rt->live, t);
+    rt->spawned++;
+    if (rt->live.count > rt->peak_live)
+        rt->peak_live = rt->live.count;
+    if (rt->trace)
+        t->spawned_at = clock_now();
+    sched_ready(rt, t, WAKE_OK);
+    return t;
+}
+
+/* [-0, +1, -] */
+void task_push(lua_State *L, const struct task *t)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->ref);
+}
+
+/* [-0, +0, -] */
+bool task_is_cancel_value(lua_State *L, int idx)
+{
+    bool yes;
+    if (!lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, CANCELLED_MT);
+    yes = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return yes;
+}
+
+/* [-0, +1, m] the reason object a canceller stored in UV_DATA, else the async.Cancelled singleton */
+void task_push_cancel_value(lua_State *L, struct task *t)
+{
+    task_push(L, t);
+    if (lua_getiuservalue(L, -1, UV_DATA) != LUA_TNIL && task_is_cancel_value(L, -1)) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 2);
+    luaL_getmetatable(L, CANCELLED_MT);
+    lua_getfield(L, -1, "value");
+    lua_remove(L, -2);
+}
+
+bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id)
+{
+    if (task_finished(t))
+        return false;
+    if (!t->cancel_requested) {
+        t->cancel_requested = true;
+        t->cancel_by = by;
+        t->cancel_by_id = by_id;
+        if (rt->trace)
+            trace_cancel(rt, t);
+    }
+    switch (t->wait) {
+    case WAIT_SLEEP:
+        timer_remove(rt, t);
+        break;
+    case WAIT_TASK:
+        waitq_remove(t);
+        break;
+    case WAIT_READY:
+        /* woken but not yet resumed: nothing was consumed, so deliver the cancellation now */
+        t->wake = WAKE_CANCEL;
+        return true;
+    default: /* running: raised at its next suspension */
+        return true;
+    }
+    sched_ready(rt, t, WAKE_CANCEL);
+    return true;
+}
+
+static void task_wake_awaiters(struct rt *rt, struct task *t)
+{
+    struct task *w;
+    while ((w = waitq_pop(&t->awaiters)))
+        sched_ready(rt, w, WAKE_OK);
+}
+
+/* Common end of every task: drop the runtime's anchor and wake whoever awaits it. */
+static void task_release(struct rt *rt, struct task *t)
+{
+    lua_State *L = rt->L;
+    task_list_remove(&rt->live, t);
+    task_wake_awaiters(rt, t);
+    luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
+    t->ref = LUA_NOREF;
+    t->co = NULL;
+    t->wait = WAIT_NONE;
+}
+
+void task_finish_unstarted(struct rt *rt, struct task *t)
+{
+    lua_State *L = rt->L;
+    t->state = TASK_CANCELLED;
+    task_push(L, t);
+    task_push_cancel_value(L, t);
+    lua_setiuservalue(L, -2, UV_DATA);
+    lua_pushnil(L);
+    lua_setiuservalue(L, -2, UV_FN);
+    lua_pop(L, 1);
+    if (rt->trace)
+        trace_cancelled(rt, t);
+    task_release(rt, t);
+}
+
+/* [-0, +1, m] the message lua.c would print for the error value at idx */
+static const char *task_error_message(lua_State *L, int idx)
+{
+    const char *msg = lua_tostring(L, idx);
+    if (msg) {
+        lua_pushstring(L, msg);
+    } else if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+        msg = lua_tostring(L, -1);
+    } else {
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+    }
+    return msg;
+}
+
+/* [-0, +0, m] the failure's traceback into UV_TRACE of the task at ud_idx, error at err_idx:
+ * the chain built by await when the error was re-raised from an awaited task, else co's own. */
+static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int err_idx)
+{
+    if (t->plain_error) {
+        task_error_message(L, err_idx);
+    } else if (lua_getiuservalue(L, ud_idx, UV_TRACE) == LUA_TTABLE
+               && (lua_rawgeti(L, -1, 1), lua_rawequal(L, -1, err_idx))) {
+        lua_rawgeti(L, -2, 2);
+        lua_replace(L, -3);
+        lua_pop(L, 1);
+    } else {
+        lua_settop(L, ud_idx > err_idx ? ud_idx : err_idx);
+        const char *msg = task_error_message(L, err_idx);
+        luaL_traceback(L, t->co, msg, 0);
+        lua_remove(L, -2);
+    }
+    t->traceback = lua_tostring(L, -1);
+    lua_setiuservalue(L, ud_idx, UV_TRACE);
+}
+
+/* Returns a finished thread to the idle pool, or lets the GC have it when the pool is full. */
+static void task_recycle_thread(struct rt *rt, lua_State *co, int status)
+{
+    lua_State *L = rt->L;
+    enum { POOL_MAX = 256 };
+    if (status == LUA_OK)
+        lua_settop(co, 0);
+    else if (lua_resetthread(co) != LUA_OK)
+        return; /* an error closing its to-be-closed variables: do not reuse */
+    *(void **)lua_getextraspace(co) = rt;
+    if (rt->pool_n >= POOL_MAX)
+        return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool_ref);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    lua_rawseti(L, -2, ++rt->pool_n);
+    lua_pop(L, 1);
+}
+
+void task_finish(struct rt *rt, struct task *t, int status, int nres)
+{
+    lua_State *L = rt->L, *co = t->co;
+    int top = lua_gettop(L);
+    task_push(L, t);
+    if (status == LUA_OK) {
+        t->state = TASK_DONE;
+        t->nres = nres;
+        if (nres > 1) {
+            /* keep several results in one table built on co, which has them on its stack */
+            lua_checkstack(co, 1);
+            lua_createtable(co, nres, 0);
+            lua_insert(co, -(nres + 1));
+            for (int i = nres; i >= 1; i--)
+                lua_rawseti(co, -(i + 1), i);
+        }
+        if (nres > 0) {
+            lua_xmove(co, L, 1);
+            lua_setiuservalue(L, -2, UV_DATA);
+        }
+        if (rt->trace)
+            trace_done(rt, t);
+    } else {
+        lua_xmove(co, L, 1);
+        /* stack: task, error */
+        if (task_is_cancel_value(L, -1)) {
+            t->state = TASK_CANCELLED;
+            if (rt->trace)
+                trace_cancelled(rt, t);
+        } else {
+            t->state = TASK_FAILED;
+            task_keep_traceback(L, t, top + 1, top + 2);
+            if (rt->trace)
+                trace_fail(rt, t, t->traceback);
+            if (t == rt->main)
+                t->error_retrieved = true; /* the runtime itself reports the main task's error */
+        }
+        lua_settop(L, top + 2);
+        lua_setiuservalue(L, top + 1, UV_DATA);
+    }
+    task_recycle_thread(rt, co, status);
+    lua_pushnil(L);
+    lua_setiuservalue(L, top + 1, UV_FN);
+    lua_settop(L, top);
+    task_release(rt, t);
+    if (!t->error_retrieved && t->state == TASK_FAILED)
+        task_list_add(&rt->unretrieved, t); /* list links are free once it left the live list */
+}
+
+void task_retrieved(struct rt *rt, struct task *t)
+{
+    if (t->state == TASK_FAILED && !t->error_retrieved && t != rt->main)
+        task_list_remove(&rt->unretrieved, t);
+    t->error_retrieved = true;
+}
+
+void task_report_unretrieved(struct rt *rt, struct task *t)
+{
+    char buf[32];
+    if (t->error_retrieved || t->reported)
+        return;
+    t->reported = true;
+    task_list_remove(&rt->unretrieved, t);
+    if (rt->trace)
+        trace_flush(rt);
+    fflush(stdout);
+    fprintf(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",
+            (int64_t)t->id, task_name(t, buf, sizeof buf), t->traceback);
+    if (rt->status == 0)
+        rt->status = 1;
+}

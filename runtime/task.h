@@ -1,0 +1,50 @@
+/* Tasks: creation, cancellation, the end of a task, and waiter lists. */
+#ifndef ASYNCRUN_TASK_H
+#define ASYNCRUN_TASK_H
+
+#include "core.h"
+
+#define TASK_MT "async.Task"
+#define CANCELLED_MT "async.Cancelled"
+
+/* [-(nargs+1), +1, m] function and arguments on top of L become a new pending task. */
+struct task *task_new(struct rt *rt, lua_State *L, int nargs);
+
+/* [-0, +1, -] pushes the userdata of an unfinished task. */
+void task_push(lua_State *L, const struct task *t);
+
+static inline bool task_finished(const struct task *t)
+{
+    return t->state >= TASK_DONE;
+}
+
+/* Requests cancellation and wakes the task if it waits; false if it had finished.
+ * by is a static string ("task", "shutdown", "signal:INT", ...); by_id names the task for "task". */
+bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id);
+
+/* Ends a task after its last step: status is lua_resume's, its results or error on top of co. */
+void task_finish(struct rt *rt, struct task *t, int status, int nres);
+
+/* Ends a task cancelled before its first step: its body never runs. */
+void task_finish_unstarted(struct rt *rt, struct task *t);
+
+/* [-0, +0, -] true when the value at idx is an async.Cancelled value. */
+bool task_is_cancel_value(lua_State *L, int idx);
+
+/* [-0, +1, m] the value a cancelled task raises: its reason object, or async.Cancelled. */
+void task_push_cancel_value(lua_State *L, struct task *t);
+
+/* Marks a failed task's error as retrieved, so nobody reports it. */
+void task_retrieved(struct rt *rt, struct task *t);
+
+/* Reports a failed task nobody awaited; sets the exit status to 1 if it was 0. */
+void task_report_unretrieved(struct rt *rt, struct task *t);
+
+/* "task-<id>" or the name the script gave, into buf; returns buf. */
+const char *task_name(const struct task *t, char *buf, size_t size);
+
+void waitq_push(struct waitq *q, struct task *t);
+struct task *waitq_pop(struct waitq *q);
+void waitq_remove(struct task *t);
+
+#endif

@@ -1,0 +1,24 @@
+/* --trace: one event per line as it happens. Every entry point is a no-op when tracing is off,
+ * and callers test rt->trace first so the off path costs one branch. */
+#ifndef ASYNCRUN_TRACE_H
+#define ASYNCRUN_TRACE_H
+
+#include "core.h"
+
+/* Opens the destination; returns -errno on failure. */
+int trace_open(struct rt *rt);
+void trace_close(struct rt *rt);
+void trace_flush(struct rt *rt);
+
+void trace_loop_start(struct rt *rt);
+void trace_loop_close(struct rt *rt);
+/* L is the spawning thread, for at=. */
+void trace_spawn(struct rt *rt, struct task *t, lua_State *L);
+void trace_resume(struct rt *rt, struct task *t);
+void trace_suspend(struct rt *rt, struct task *t, double ran);
+void trace_done(struct rt *rt, struct task *t);
+void trace_fail(struct rt *rt, struct task *t, const char *msg);
+void trace_cancel(struct rt *rt, struct task *t);
+void trace_cancelled(struct rt *rt, struct task *t);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every suite against one binary: the bats CLI tests, then each Lua test script (a
+# script passes when it exits 0). Writes "passed failed" to RESULTS and fails if any failed.
+# usage: tests/run.sh BINARY RESULTS
+set -u
+bin=$(realpath "$1")
+results=$2
+here=$(cd "$(dirname "$0")" && pwd)
+passed=0 failed=0
+export ASYNCRUN="$bin"
+
+log=$(mktemp)
+bats --tap "$here"/*.bats | tee "$log"
+passed=$((passed + $(grep -c '^ok ' "$log")))
+failed=$((failed + $(grep -c '^not ok ' "$log")))
+rm -f "$log"
+
+for script in "$here"/lua/*.lua "$here"/regress/*.lua; do
+    [ -e "$script" ] || continue
+    name=${script#"$here"/}
+    if out=$(cd "$here/lua" && LUA_PATH="$here/lib/?.lua;;" timeout 120 "$bin" "$script" 2>&1); then
+        echo "ok lua $name"
+        passed=$((passed + 1))
+    else
+        echo "not ok lua $name (exit $?)"
+        printf '%s\n' "$out" | sed 's/^/#   /'
+        failed=$((failed + 1))
+    fi
+done
+
+echo "$passed $failed" > "$results"
+echo "$(basename "$bin"): $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
