@@ -5,16 +5,55 @@
 #include "sched.h"
 #include "task.h"
 
+/* [-0, +1, m] "table.sort" for a function of a loaded module, as luaL_traceback names it */
+static bool laux_loaded_name(lua_State *L, int fn)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+        if (lua_type(L, -1) != LUA_TTABLE)
+            continue;
+        for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+            if (lua_rawequal(L, -1, fn) && lua_type(L, -2) == LUA_TSTRING) {
+                const char *mod = lua_tostring(L, -4);
+                if (strcmp(mod, LUA_GNAME) == 0)
+                    lua_pushvalue(L, -2);
+                else
+                    lua_pushfstring(L, "%s.%s", mod, lua_tostring(L, -2));
+                lua_replace(L, -6);
+                lua_pop(L, 4);
+                return true;
+            }
+        }
+    }
+    lua_pop(L, 1);
+    return false;
+}
+
+/* C functions that can yield, between a suspension and the call that cannot */
+static bool laux_yieldable_c(const char *name)
+{
+    return strcmp(name, "pcall") == 0 || strcmp(name, "xpcall") == 0
+        || strncmp(name, "coroutine.", 10) == 0 || strncmp(name, "async.", 6) == 0;
+}
+
 int laux_noyield_error(lua_State *L)
 {
     lua_Debug ar;
     for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        if (!lua_getinfo(L, "Sn", &ar))
+        if (!lua_getinfo(L, "Snf", &ar))
             continue;
-        if (ar.what[0] == 'C' && ar.name)
-            return luaL_error(L, "attempt to suspend inside a non-yieldable call to '%s'", ar.name);
-        if (ar.name && strcmp(ar.namewhat, "metamethod") == 0 && strcmp(ar.name, "__gc") == 0)
-            return luaL_error(L, "attempt to suspend inside a __gc metamethod");
+        int fn = lua_gettop(L);
+        if (ar.what[0] == 'C' && laux_loaded_name(L, fn)) {
+            const char *name = lua_tostring(L, -1);
+            if (!laux_yieldable_c(name))
+                return luaL_error(L, "attempt to suspend inside a non-yieldable call to '%s'", name);
+            lua_pop(L, 1);
+        } else if (ar.name && strcmp(ar.namewhat, "metamethod") == 0) {
+            return luaL_error(L, "attempt to suspend inside a %s metamethod", ar.name);
+        } else if (ar.what[0] == 'C') {
+            return luaL_error(L, "attempt to suspend inside a non-yieldable C function");
+        }
+        lua_settop(L, fn - 1);
     }
     return luaL_error(L, "attempt to suspend inside a non-yieldable call");
 }

@@ -11,6 +11,25 @@
 
 enum { LCORO_RESUME, LCORO_WRAP };
 
+/* A coroutine whose suspension is being forwarded is part of a suspended task: it is
+ * "parked" by pointing its extra space at the task, so that other code sees it as active
+ * (status "normal"; resume and close refuse it), exactly as if the task were running it. */
+static void lcoro_park(lua_State *co, struct task *t)
+{
+    *(void **)lua_getextraspace(co) = t;
+}
+
+static void lcoro_unpark(lua_State *co)
+{
+    *(void **)lua_getextraspace(co) = rt_of(co);
+}
+
+static bool lcoro_is_parked(lua_State *co)
+{
+    struct task *t = task_of_thread(co);
+    return t && t->co != co;
+}
+
 static int lcoro_resumed(lua_State *L, int status, lua_KContext how);
 
 /* [-0, +0, e] calls the original resume on the coroutine at index 1 with what is above it */
@@ -29,6 +48,7 @@ static int lcoro_forwarded(lua_State *L, int status, lua_KContext how)
 {
     (void)status;
     lua_settop(L, 1);
+    lcoro_unpark(lua_tothread(L, 1));
     return lcoro_call(L, how);
 }
 
@@ -57,6 +77,7 @@ static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
         struct task *t = rt_of(L)->current;
         lua_settop(L, 1);
         if (lua_isyieldable(L)) {
+            lcoro_park(lua_tothread(L, 1), t);
             lua_pushlightuserdata(L, SCHED_TAG);
             return lua_yieldk(L, 1, how, lcoro_forwarded);
         }
@@ -78,7 +99,10 @@ static int lcoro_resume(lua_State *L)
     lua_State *co = lua_tothread(L, 1);
     if (co && task_of_thread(co)) {
         lua_pushboolean(L, 0);
-        lua_pushliteral(L, "cannot resume a task's own thread");
+        if (lcoro_is_parked(co))
+            lua_pushliteral(L, "cannot resume non-suspended coroutine");
+        else
+            lua_pushliteral(L, "cannot resume a task's own thread");
         return 2;
     }
     return lcoro_call(L, LCORO_RESUME);
@@ -102,6 +126,20 @@ static int lcoro_wrap(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, -2);
     lua_pushcclosure(L, lcoro_wrapped, 2);
+    return 1;
+}
+
+/* coroutine.status(co) -> string [-1, +1, v] a parked coroutine is "normal" */
+static int lcoro_status(lua_State *L)
+{
+    lua_State *co = lua_tothread(L, 1);
+    if (co && lcoro_is_parked(co)) {
+        lua_pushliteral(L, "normal");
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -136,6 +174,8 @@ static int lcoro_yield(lua_State *L)
 static int lcoro_close(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
+    if (co && lcoro_is_parked(co))
+        return luaL_error(L, "cannot close a normal coroutine");
     if (co && task_of_thread(co) && co != L)
         return luaL_error(L, "cannot close a task's own thread");
     lua_pushvalue(L, lua_upvalueindex(1));
@@ -157,6 +197,9 @@ void lcoro_patch(lua_State *L)
     lua_getfield(L, -1, "close");
     lua_pushcclosure(L, lcoro_close, 1);
     lua_setfield(L, -2, "close");
+    lua_getfield(L, -1, "status");
+    lua_pushcclosure(L, lcoro_status, 1);
+    lua_setfield(L, -2, "status");
     lua_pushcfunction(L, lcoro_running);
     lua_setfield(L, -2, "running");
     lua_pushcfunction(L, lcoro_isyieldable);

@@ -213,9 +213,10 @@ void task_finish_unstarted(struct rt *rt, struct task *t)
 /* [-0, +1, m] the message lua.c would print for the error value at idx */
 static const char *task_error_message(lua_State *L, int idx)
 {
-    const char *msg = lua_tostring(L, idx);
-    if (msg) {
-        lua_pushstring(L, msg);
+    const char *msg;
+    if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
+        lua_pushvalue(L, idx); /* convert a copy: the error value itself must stay a number */
+        msg = lua_tostring(L, -1);
     } else if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
         msg = lua_tostring(L, -1);
     } else {
