@@ -11,7 +11,7 @@ EV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libev 2>/dev/null)
 EV_LIBS     = $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
 
 WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-CPPFLAGS += -D_GNU_SOURCE -iquote runtime -iquote lua -iquote cli
+CPPFLAGS += -D_GNU_SOURCE -iquote runtime -iquote lua -iquote cli -iquote build/gen
 CFLAGS   ?= -O2 -g
 ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(LUA_CFLAGS) $(EV_CFLAGS) -MMD -MP
 LDLIBS    = $(LUA_LIBS) $(EV_LIBS) -lm -lpthread
@@ -35,20 +35,32 @@ SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 all: $(BIN)
 
 $(BIN): $(OBJS)
-	$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 build/obj/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+# The Lua half of the async module, embedded as a byte array.
+build/gen/async_lua.h: lua/async.lua
+	@mkdir -p $(dir $@)
+	@{ echo 'static const unsigned char async_lua[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
+
+build/obj/lua/lasync.o build/asan/lua/lasync.o: build/gen/async_lua.h
 
 asan: $(ASAN_BIN)
 
 $(ASAN_BIN): $(ASAN_OBJS)
-	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $(ASAN_OBJS) $(LDLIBS)
 
 build/asan/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+	@echo "  CC      $< (asan)"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
 
 # Installs what is missing, once per build directory.
 build/.deps:

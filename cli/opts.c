@@ -11,7 +11,7 @@
 
 /* Options of later issues: accepted by the parser, refused until they exist. */
 static const char *const opts_pending[] = {"-i", "--stats", "--debug", "--slow", "--strict",
-                                           "--memlimit", "--fake-time", NULL};
+                                           "--memlimit", NULL};
 
 static enum opts_action opts_error(const char *fmt, const char *what)
 {
@@ -113,6 +113,10 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
         return OPTS_VERSION;
     if (strcmp(a, "--check") == 0) {
         opt->check_only = true;
+        return OPTS_RUN;
+    }
+    if (strcmp(a, "--fake-time") == 0) {
+        opt->fake_time = true;
         return OPTS_RUN;
     }
     if (opts_is(a, "--trace-file")) {

@@ -7,7 +7,7 @@ local function worker(name, delay, n)
   return name .. " done"
 end
 
-local a = async.spawn(worker, "tick", 0.01, 3)
-local b = async.spawn(worker, "tock", 0.015, 2)
+local a = async.spawn(worker, "tick", 0.1, 3)
+local b = async.spawn(worker, "tock", 0.14, 2)
 a.name, b.name = "tick", "tock"
 print(a:await(), b:await())

@@ -7,9 +7,12 @@
 /* [-0, +0, e] opens `async` (global and package.loaded), patches coroutine and os.exit */
 void lasync_open(lua_State *L);
 
-/* Each adds its functions to the module table at the top of the stack. [-0, +0, e] */
-void ltask_open(lua_State *L);
+/* Each adds its functions to the module table at the top of the stack, and the private
+ * functions the Lua part uses to the table at index core. [-0, +0, e] */
+void ltask_open(lua_State *L, int core);
 void ltime_open(lua_State *L);
+void lscope_open(lua_State *L, int core);
+void lpark_open(lua_State *L, int core);
 /* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */
 void lcoro_patch(lua_State *L);
 void los_patch(lua_State *L);

@@ -4,6 +4,7 @@
 #include "laux.h"
 #include "sched.h"
 #include "task.h"
+#include "scope.h"
 
 /* [-0, +1, m] "table.sort" for a function of a loaded module, as luaL_traceback names it */
 static bool laux_loaded_name(lua_State *L, int fn)
@@ -58,6 +59,24 @@ int laux_noyield_error(lua_State *L)
     return luaL_error(L, "attempt to suspend inside a non-yieldable call");
 }
 
+void laux_check_interrupt(lua_State *L, struct task *t)
+{
+    struct cscope *s;
+    switch (scope_pending(t, &s)) {
+    case INT_CANCEL:
+        task_push_cancel_value(L, t);
+        lua_error(L);
+        break;
+    case INT_SCOPE:
+        scope_push(L, s);
+        lua_getiuservalue(L, -1, 1); /* the value the scope raises */
+        lua_error(L);
+        break;
+    default:
+        break;
+    }
+}
+
 struct task *laux_suspending_task(lua_State *L)
 {
     struct task *t = rt_of(L)->current;
@@ -65,10 +84,7 @@ struct task *laux_suspending_task(lua_State *L)
         luaL_error(L, "attempt to suspend outside a task");
     if (!lua_isyieldable(L))
         laux_noyield_error(L);
-    if (t->cancel_requested) {
-        task_push_cancel_value(L, t);
-        lua_error(L);
-    }
+    laux_check_interrupt(L, t);
     return t;
 }
 
@@ -82,9 +98,8 @@ int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k
 void laux_resumed(lua_State *L, struct task *t)
 {
     switch (t->wake) {
-    case WAKE_CANCEL:
-        task_push_cancel_value(L, t);
-        lua_error(L);
+    case WAKE_INTERRUPT:
+        laux_check_interrupt(L, t);
         break;
     case WAKE_NOYIELD:
         luaL_error(L, "attempt to suspend inside a non-yieldable call (a coroutine resumed there)");

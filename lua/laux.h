@@ -9,6 +9,10 @@
  * task", the non-yieldable cause, or the task's pending cancellation (level-triggered). */
 struct task *laux_suspending_task(lua_State *L);
 
+/* [-0, +0, v] raises what a suspension of t must raise now: its cancellation, or the value
+ * of a cancelled scope; returns when nothing applies. */
+void laux_check_interrupt(lua_State *L, struct task *t);
+
 /* [-0, +0, y] suspends t on the request it recorded (t->wait, t->on); k runs on wake-up. */
 int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 

@@ -8,6 +8,8 @@
 #include "trace.h"
 #include "where.h"
 
+static int ltask_new_cancelled(lua_State *L);
+
 static const char *const ltask_states[] = {"pending", "running", "done", "failed", "cancelled"};
 
 static struct task *ltask_check(lua_State *L, int idx)
@@ -115,10 +117,9 @@ static int ltask_cancel(lua_State *L)
     struct task *t = ltask_check(L, 1);
     if (!lua_isnoneornil(L, 2) && !task_finished(t) && !t->cancel_requested) {
         /* the value the task will raise: a Cancelled carrying the reason */
-        lua_createtable(L, 0, 1);
+        lua_pushcfunction(L, ltask_new_cancelled);
         lua_pushvalue(L, 2);
-        lua_setfield(L, -2, "reason");
-        luaL_setmetatable(L, CANCELLED_MT);
+        lua_call(L, 1, 1);
         lua_setiuservalue(L, 1, UV_DATA);
     }
     lua_pushboolean(L, task_cancel(rt, t, "task", rt->current ? rt->current->id : 0));
@@ -189,6 +190,127 @@ static int ltask_gc(lua_State *L)
     return 0;
 }
 
+enum { WAIT_FIRST, WAIT_ALL_OR_FAILURE, WAIT_ALL };
+
+/* [-0, +1, -] continuation of a multi-task wait: the task that woke it */
+static int ltask_wait_many_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct task *self = rt_of(L)->current;
+    (void)status;
+    (void)ctx;
+    laux_resumed(L, self);
+    /* stack: tasks, nodes (user value 1: the unfinished tasks, in node order) */
+    lua_getiuservalue(L, 2, 1);
+    lua_rawgeti(L, -1, self->on.tasks.fired + 1);
+    return 1;
+}
+
+/* [-1, +1, e y] waits on a list of tasks: mode WAIT_FIRST returns the first to finish (of
+ * those already finished, the earliest); the others return the first failure, or nothing
+ * (all mode: the last to finish) once every task has finished. */
+static int ltask_wait_many(lua_State *L, int mode, const char *fname)
+{
+    struct task *found = NULL, *self;
+    int n, pending = 0, found_at = 0;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    n = (int)luaL_len(L, 1);
+    if (n == 0 && mode == WAIT_FIRST)
+        return luaL_argerror(L, 1, "empty list of tasks");
+    lua_createtable(L, n, 0); /* stack: tasks, unfinished */
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        struct task *t = luaL_testudata(L, -1, TASK_MT);
+        if (!t)
+            return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
+                              fname, i, luaL_typename(L, -1));
+        if (!task_finished(t)) {
+            lua_rawseti(L, 2, ++pending);
+            continue;
+        }
+        lua_pop(L, 1);
+        bool wanted = mode == WAIT_FIRST || (mode == WAIT_ALL_OR_FAILURE && t->state != TASK_DONE);
+        if (wanted && (!found || t->finish_seq < found->finish_seq)) {
+            found = t;
+            found_at = i;
+        }
+    }
+    if (found || pending == 0) {
+        if (found)
+            lua_rawgeti(L, 1, found_at);
+        else
+            lua_pushnil(L);
+        return 1;
+    }
+    self = laux_suspending_task(L);
+    /* the nodes and their targets live in a userdata on this frame's stack during the wait */
+    size_t size = (size_t)pending * (sizeof(struct waiter) + sizeof(struct task *));
+    struct waiter *nodes = lua_newuserdatauv(L, size, 1);
+    struct task **targets = (struct task **)(nodes + pending);
+    lua_insert(L, 2);
+    lua_setiuservalue(L, 2, 1);
+    lua_getiuservalue(L, 2, 1);
+    for (int i = 0; i < pending; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        targets[i] = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        nodes[i] = (struct waiter){.task = self};
+    }
+    lua_settop(L, 2);
+    self->wait = WAIT_TASKS;
+    self->on.tasks.nodes = nodes;
+    self->on.tasks.targets = targets;
+    self->on.tasks.n = self->on.tasks.pending = pending;
+    self->on.tasks.fired = -1;
+    self->on.tasks.all = mode != WAIT_FIRST;
+    self->on.tasks.failures = mode == WAIT_ALL_OR_FAILURE;
+    return laux_suspend(L, self, 0, ltask_wait_many_k);
+}
+
+/* async.first(tasks) -> task [-1, +1, e y] */
+static int ltask_first(lua_State *L)
+{
+    return ltask_wait_many(L, WAIT_FIRST, "first");
+}
+
+/* core.wait_all(tasks, until_failure) -> task | nil [-2, +1, e y] */
+static int ltask_wait_all(lua_State *L)
+{
+    int mode = lua_toboolean(L, 2) ? WAIT_ALL_OR_FAILURE : WAIT_ALL;
+    return ltask_wait_many(L, mode, "gather");
+}
+
+/* core.is_task(v) -> bool [-1, +1, -] */
+static int ltask_is_task(lua_State *L)
+{
+    lua_pushboolean(L, luaL_testudata(L, 1, TASK_MT) != NULL);
+    return 1;
+}
+
+/* core.retrieve(task): its failure counts as retrieved [-1, +0, -] */
+static int ltask_retrieve(lua_State *L)
+{
+    task_retrieved(rt_of(L), ltask_check(L, 1));
+    return 0;
+}
+
+/* core.finish_seq(task) -> integer, 0 while unfinished [-1, +1, -] */
+static int ltask_finish_seq(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)ltask_check(L, 1)->finish_seq);
+    return 1;
+}
+
+/* core.cancelled(reason) -> a fresh Cancelled value [-1, +1, m] */
+static int ltask_new_cancelled(lua_State *L)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "reason");
+    luaL_setmetatable(L, CANCELLED_MT);
+    return 1;
+}
+
 /* async.current() -> task | nil [-0, +1, -] */
 static int ltask_current(lua_State *L)
 {
@@ -241,10 +363,20 @@ static const luaL_Reg ltask_functions[] = {
     {"current", ltask_current},
     {"tasks", ltask_tasks},
     {"is_cancelled", ltask_is_cancelled},
+    {"first", ltask_first},
     {NULL, NULL},
 };
 
-void ltask_open(lua_State *L)
+static const luaL_Reg ltask_core[] = {
+    {"wait_all", ltask_wait_all},
+    {"is_task", ltask_is_task},
+    {"retrieve", ltask_retrieve},
+    {"finish_seq", ltask_finish_seq},
+    {"cancelled", ltask_new_cancelled},
+    {NULL, NULL},
+};
+
+void ltask_open(lua_State *L, int core)
 {
     /* stack: async */
     luaL_newmetatable(L, TASK_MT);
@@ -273,4 +405,7 @@ void ltask_open(lua_State *L)
     lua_pop(L, 1);
 
     luaL_setfuncs(L, ltask_functions, 0);
+    lua_pushvalue(L, core);
+    luaL_setfuncs(L, ltask_core, 0);
+    lua_pop(L, 1);
 }

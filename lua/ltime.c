@@ -3,7 +3,6 @@
 
 #include "lasync.h"
 #include "laux.h"
-#include "clock.h"
 
 /* [-0, +0, v] continuation of sleep */
 static int ltime_sleep_k(lua_State *L, int status, lua_KContext ctx)
@@ -23,7 +22,7 @@ static int ltime_sleep(lua_State *L)
     if (s > 0) {
         t->wait = WAIT_SLEEP;
         t->on.sleep.secs = s;
-        t->on.sleep.deadline = clock_now() + s;
+        t->on.sleep.tm.deadline = rt_now(t->rt) + s;
     } else {
         t->wait = WAIT_READY;
     }
@@ -33,7 +32,7 @@ static int ltime_sleep(lua_State *L)
 /* async.now() -> seconds [-0, +1, -] */
 static int ltime_now(lua_State *L)
 {
-    lua_pushnumber(L, clock_now());
+    lua_pushnumber(L, rt_now(rt_of(L)));
     return 1;
 }
 

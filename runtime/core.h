@@ -19,14 +19,47 @@ struct rt;
 enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED };
 
 /* What a suspended task waits on: the request a binding records before it yields. */
-enum wait_kind { WAIT_NONE, WAIT_READY, WAIT_SLEEP, WAIT_TASK };
+enum wait_kind {
+    WAIT_NONE,  /* running, or finished */
+    WAIT_READY, /* in the ready FIFO */
+    WAIT_SLEEP, /* on.sleep in the timer heap */
+    WAIT_TASK,  /* its waiter node in one task's awaiters */
+    WAIT_TASKS, /* on.tasks: a node in each of several tasks' awaiters */
+    WAIT_PARK,  /* its waiter node in a park queue (queues, locks, events...) */
+};
 
-/* Why the scheduler resumed a task; the binding's continuation turns it into results or an error. */
-enum wake_reason { WAKE_OK, WAKE_CANCEL, WAKE_NOYIELD, WAKE_NOMEM };
+/* Why the scheduler resumed a task; the binding's continuation turns it into results or an
+ * error. INTERRUPT means "a cancellation or an expired scope applies now". */
+enum wake_reason { WAKE_OK, WAKE_INTERRUPT, WAKE_NOYIELD, WAKE_NOMEM };
 
-/* An intrusive FIFO list of waiting tasks (linked through task.wq_prev/wq_next). */
+/* A deadline in the timer heap: a sleeping task's, or a timeout scope's. */
+struct timer {
+    double deadline;
+    size_t slot;              /* index in the heap while armed */
+    void (*fire)(struct rt *rt, struct timer *tm);
+};
+
+/* A node in a waiter list: a task waiting on a task or in a park queue. */
+struct waiter {
+    struct waiter *prev, *next;
+    struct waitq *q;          /* borrowed: the list it sits in, NULL when unlinked */
+    struct task *task;        /* borrowed: who waits */
+};
+
+/* An intrusive FIFO list of waiters. */
 struct waitq {
-    struct task *head, *tail;
+    struct waiter *head, *tail;
+    size_t count;
+};
+
+/* A cancel scope on a task's stack: a timeout, a nursery, or a shield barrier. Entered and
+ * left by the C function whose frame holds its userdata as a to-be-closed variable. */
+struct cscope {
+    struct cscope *outer;     /* borrowed: the next enclosing scope of the same task */
+    struct task *task;        /* borrowed: the owner while entered, NULL once left */
+    struct timer timer;       /* the deadline of a timeout, when armed */
+    int ref;                  /* ref: registry, anchors the userdata while entered */
+    bool shield, cancelled, armed;
 };
 
 /* Intrusive list linked through task.list_prev/list_next: live tasks, or finished tasks
@@ -48,16 +81,30 @@ struct task {
     uint8_t wait;             /* enum wait_kind */
     uint8_t wake;             /* enum wake_reason */
     bool started, cancel_requested, error_retrieved, reported, plain_error;
+    bool handed;              /* woken by a hand-off (item, permit): the wake cannot be undone */
     int nargs;                /* arguments stored for the first step (user value 2) */
     int nres;                 /* results kept after a normal end (user value 2) */
+    uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
     struct task *ready_next;  /* ready FIFO */
     struct task *list_prev, *list_next;
-    struct task *wq_prev, *wq_next;
-    struct waitq *wq;         /* borrowed: the waiter list this task sits in, if any */
-    struct waitq awaiters;    /* tasks suspended in await() on this one */
+    struct waiter w;          /* this task's node for single waits */
+    struct waitq awaiters;    /* nodes of tasks waiting for this one to finish */
+    struct cscope *scopes;    /* borrowed: innermost entered cancel scope */
+    struct cscope *nursery;   /* borrowed: a scope to cancel if this task fails */
     union {
-        struct { double deadline, secs; size_t slot; } sleep;
+        struct { struct timer tm; double secs; } sleep;
         struct task *awaited; /* borrowed: unfinished, hence anchored */
+        struct {
+            struct waiter *nodes; /* borrowed: a userdata on the waiting thread's stack */
+            struct task **targets; /* borrowed: same userdata; node i waits on targets[i] */
+            int n, pending, fired; /* fired: index of the node that woke it */
+            bool all;         /* wake when all have finished, not at the first */
+            bool failures;    /* with all: wake at the first failure too */
+        } tasks;
+        struct {
+            struct waitq *q;  /* borrowed: in the park queue's userdata, on the waiter's stack */
+            const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
+        } park;
     } on;
     double spawned_at, run_time; /* clock seconds; kept only while tracing */
     const char *cancel_by;    /* static string: who asked for the cancellation */
@@ -71,9 +118,9 @@ enum { UV_FN = 1, /* function until first run, then the thread */
        UV_TRACE,  /* traceback string of a failure */
        UV_COUNT = UV_TRACE };
 
-/* A min-heap of sleeping tasks ordered by deadline, armed through one ev_timer. */
+/* A min-heap of deadlines, armed through one ev_timer. */
 struct timer_heap {
-    struct task **v;          /* owned: malloc'd array, grown by doubling */
+    struct timer **v;         /* owned: malloc'd array, grown by doubling */
     size_t n, cap;
 };
 
@@ -86,6 +133,9 @@ struct rt {
     struct task_list live, unretrieved;
     struct { struct task *head, *tail; } ready;
     lua_Integer next_id;
+    uint64_t finish_seq;
+    double fake_now;          /* --fake-time: the virtual clock; 0 when time is real */
+    size_t io_waits;          /* waits on the world (I/O, processes): fake time must not jump */
     size_t spawned, peak_live;
     struct timer_heap timers;
     ev_timer timer_watch;     /* fires at the earliest deadline of the heap */
@@ -99,6 +149,9 @@ struct rt {
     bool loop_open, shutting_down, closed, deadlocked, timed_out, grace_expired;
     FILE *trace;              /* NULL when tracing is off */
 };
+
+/* The runtime's clock: virtual under --fake-time. */
+double rt_now(const struct rt *rt);
 
 /* os.exit is leaving the process now: write the closing trace event and flush. */
 void rt_before_exit(struct rt *rt);

@@ -17,6 +17,12 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
     case WAIT_TASK:
         snprintf(buf, size, "task:%" PRId64, (int64_t)t->on.awaited->id);
         break;
+    case WAIT_TASKS:
+        snprintf(buf, size, "tasks:%d", t->on.tasks.n);
+        break;
+    case WAIT_PARK:
+        snprintf(buf, size, "%s", t->on.park.label);
+        break;
     case WAIT_READY:
         snprintf(buf, size, "%s", t->started ? "ready" : "start");
         break;

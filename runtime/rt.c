@@ -182,7 +182,10 @@ static int rt_pmain(lua_State *L)
     rt->pool_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 
     rt_open_loop(rt);
-    rt->t0 = rt->last_poll = clock_now();
+    if (opt->fake_time)
+        rt->fake_now = clock_now();
+    rt->t0 = rt_now(rt);
+    rt->last_poll = clock_now();
     trace_loop_start(rt);
     lua_pushcfunction(L, main_task_body);
     rt->main = task_new(rt, L, 0);

@@ -24,6 +24,7 @@ struct rt_options {
     bool ignore_env;      /* -E */
     bool warnings;        /* -W */
     bool check_only;      /* --check */
+    bool fake_time;       /* --fake-time */
     double timeout;       /* --timeout seconds, 0 when unset */
     enum rt_trace_format trace;
     const char *trace_file; /* borrowed: NULL means stderr */

@@ -2,6 +2,7 @@
  * during the batch run in the next one, so none can starve the others. The loop is polled
  * without blocking about once a millisecond while tasks are ready, and blocks in epoll only
  * when none is: a switch between tasks costs a resume, not a system call. */
+#include <stddef.h>
 #include <lauxlib.h>
 
 #include "sched.h"
@@ -59,18 +60,31 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
     return co;
 }
 
-/* Records what the task now waits on, as its binding requested before yielding. */
+static void sched_sleep_done(struct rt *rt, struct timer *tm)
+{
+    struct task *t = (struct task *)((char *)tm - offsetof(struct task, on.sleep.tm));
+    sched_ready(rt, t, WAKE_OK);
+}
+
+/* Records what the task now waits on, as its binding requested before yielding: nothing is
+ * linked before the yield succeeded, so a failed forwarding leaves no trace. */
 static void sched_arm(struct rt *rt, struct task *t)
 {
     switch (t->wait) {
     case WAIT_SLEEP:
-        if (timer_add(rt, t) == 0)
-            return;
-        t->wait = WAIT_READY; /* no memory for the heap: wake it with the error */
-        sched_ready(rt, t, WAKE_NOMEM);
+        t->on.sleep.tm.fire = sched_sleep_done;
+        if (timer_add(rt, &t->on.sleep.tm) != 0)
+            sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_TASK:
-        waitq_push(&t->on.awaited->awaiters, t);
+        waitq_push(&t->on.awaited->awaiters, &t->w);
+        return;
+    case WAIT_TASKS:
+        for (int i = 0; i < t->on.tasks.n; i++)
+            waitq_push(&t->on.tasks.targets[i]->awaiters, &t->on.tasks.nodes[i]);
+        return;
+    case WAIT_PARK:
+        waitq_push(t->on.park.q, &t->w);
         return;
     case WAIT_READY:
         sched_ready(rt, t, WAKE_OK);
@@ -99,6 +113,7 @@ static void sched_step(struct rt *rt, struct task *t)
         co = t->co;
     }
     t->wait = WAIT_NONE;
+    t->handed = false;
     t->state = TASK_RUNNING;
     rt->current = t;
     if (rt->trace) {
@@ -153,6 +168,9 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
                     ev_run(rt->loop, EVRUN_NOWAIT);
                 }
             }
+        } else if (rt->fake_now > 0 && rt->io_waits == 0 && timer_jump(rt)) {
+            /* every task waits on time alone: jump there; still collect signals */
+            ev_run(rt->loop, EVRUN_NOWAIT);
         } else {
             if (rt->trace)
                 trace_flush(rt);

@@ -8,43 +8,45 @@
 #include "sched.h"
 #include "timer.h"
 #include "trace.h"
-#include "clock.h"
+#include "scope.h"
 
-void waitq_push(struct waitq *q, struct task *t)
+void waitq_push(struct waitq *q, struct waiter *w)
 {
-    t->wq = q;
-    t->wq_next = NULL;
-    t->wq_prev = q->tail;
+    w->q = q;
+    w->next = NULL;
+    w->prev = q->tail;
     if (q->tail)
-        q->tail->wq_next = t;
+        q->tail->next = w;
     else
-        q->head = t;
-    q->tail = t;
+        q->head = w;
+    q->tail = w;
+    q->count++;
 }
 
-void waitq_remove(struct task *t)
+void waitq_remove(struct waiter *w)
 {
-    struct waitq *q = t->wq;
+    struct waitq *q = w->q;
     if (!q)
         return;
-    if (t->wq_prev)
-        t->wq_prev->wq_next = t->wq_next;
+    if (w->prev)
+        w->prev->next = w->next;
     else
-        q->head = t->wq_next;
-    if (t->wq_next)
-        t->wq_next->wq_prev = t->wq_prev;
+        q->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
     else
-        q->tail = t->wq_prev;
-    t->wq = NULL;
-    t->wq_prev = t->wq_next = NULL;
+        q->tail = w->prev;
+    q->count--;
+    w->q = NULL;
+    w->prev = w->next = NULL;
 }
 
-struct task *waitq_pop(struct waitq *q)
+struct waiter *waitq_pop(struct waitq *q)
 {
-    struct task *t = q->head;
-    if (t)
-        waitq_remove(t);
-    return t;
+    struct waiter *w = q->head;
+    if (w)
+        waitq_remove(w);
+    return w;
 }
 
 static void task_list_add(struct task_list *l, struct task *t)
@@ -91,6 +93,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     t->parent = rt->current ? rt->current->id : 0;
     t->nargs = nargs;
     t->state = TASK_PENDING;
+    t->w.task = t;
     luaL_setmetatable(L, TASK_MT);
     /* stack: fn, args..., task */
     lua_insert(L, -(nargs + 2));
@@ -110,7 +113,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     if (rt->live.count > rt->peak_live)
         rt->peak_live = rt->live.count;
     if (rt->trace)
-        t->spawned_at = clock_now();
+        t->spawned_at = rt_now(rt);
     sched_ready(rt, t, WAKE_OK);
     return t;
 }
@@ -122,15 +125,21 @@ void task_push(lua_State *L, const struct task *t)
 }
 
 /* [-0, +0, -] */
-bool task_is_cancel_value(lua_State *L, int idx)
+bool value_has_metatable(lua_State *L, int idx, const char *name)
 {
     bool yes;
     if (!lua_getmetatable(L, idx))
         return false;
-    luaL_getmetatable(L, CANCELLED_MT);
+    luaL_getmetatable(L, name);
     yes = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     return yes;
+}
+
+/* [-0, +0, -] */
+bool task_is_cancel_value(lua_State *L, int idx)
+{
+    return value_has_metatable(L, idx, CANCELLED_MT);
 }
 
 /* [-0, +1, m] the reason object a canceller stored in UV_DATA, else the async.Cancelled singleton */
@@ -147,6 +156,40 @@ void task_push_cancel_value(lua_State *L, struct task *t)
     lua_remove(L, -2);
 }
 
+/* Unlinks every node of a multi-task wait. */
+static void task_unwait_all(struct task *t)
+{
+    for (int i = 0; i < t->on.tasks.n; i++)
+        waitq_remove(&t->on.tasks.nodes[i]);
+}
+
+void task_interrupt(struct rt *rt, struct task *t)
+{
+    struct cscope *which;
+    if (scope_pending(t, &which) == INT_NONE)
+        return;
+    switch (t->wait) {
+    case WAIT_SLEEP:
+        timer_remove(rt, &t->on.sleep.tm);
+        break;
+    case WAIT_TASK:
+    case WAIT_PARK:
+        waitq_remove(&t->w);
+        break;
+    case WAIT_TASKS:
+        task_unwait_all(t);
+        break;
+    case WAIT_READY:
+        /* woken but not resumed: unless something was handed over, raise at this wait */
+        if (t->started && !t->handed)
+            t->wake = WAKE_INTERRUPT;
+        return;
+    default: /* running, or about to start: checked at its next suspension */
+        return;
+    }
+    sched_ready(rt, t, WAKE_INTERRUPT);
+}
+
 bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id)
 {
     if (task_finished(t))
@@ -158,29 +201,33 @@ bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_i
         if (rt->trace)
             trace_cancel(rt, t);
     }
-    switch (t->wait) {
-    case WAIT_SLEEP:
-        timer_remove(rt, t);
-        break;
-    case WAIT_TASK:
-        waitq_remove(t);
-        break;
-    case WAIT_READY:
-        /* woken but not yet resumed: nothing was consumed, so deliver the cancellation now */
-        t->wake = WAKE_CANCEL;
-        return true;
-    default: /* running: raised at its next suspension */
-        return true;
-    }
-    sched_ready(rt, t, WAKE_CANCEL);
+    task_interrupt(rt, t);
     return true;
 }
 
+void task_hand_off(struct rt *rt, struct task *t)
+{
+    waitq_remove(&t->w);
+    t->handed = true;
+    sched_ready(rt, t, WAKE_OK);
+}
+
+/* A finished task wakes single awaiters, and multi-task waiters when their condition holds:
+ * the first to finish, or the last one, or the first failure. */
 static void task_wake_awaiters(struct rt *rt, struct task *t)
 {
-    struct task *w;
-    while ((w = waitq_pop(&t->awaiters)))
-        sched_ready(rt, w, WAKE_OK);
+    struct waiter *w;
+    while ((w = waitq_pop(&t->awaiters))) {
+        struct task *x = w->task;
+        if (x->wait == WAIT_TASKS) {
+            bool failed = t->state != TASK_DONE;
+            if (x->on.tasks.all && !(x->on.tasks.failures && failed) && --x->on.tasks.pending > 0)
+                continue;
+            x->on.tasks.fired = (int)(w - x->on.tasks.nodes);
+            task_unwait_all(x);
+        }
+        sched_ready(rt, x, WAKE_OK);
+    }
 }
 
 /* Common end of every task: drop the runtime's anchor and wake whoever awaits it. */
@@ -305,6 +352,7 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
         lua_settop(L, top + 2);
         lua_setiuservalue(L, top + 1, UV_DATA);
     }
+    t->finish_seq = ++rt->finish_seq;
     task_recycle_thread(rt, co, status);
     lua_pushnil(L);
     lua_setiuservalue(L, top + 1, UV_FN);
@@ -312,6 +360,8 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
     task_release(rt, t);
     if (!t->error_retrieved && t->state == TASK_FAILED)
         task_list_add(&rt->unretrieved, t); /* list links are free once it left the live list */
+    if (t->state == TASK_FAILED && t->nursery)
+        scope_cancel(rt, t->nursery); /* a failed child cancels its nursery's body */
 }
 
 void task_retrieved(struct rt *rt, struct task *t)

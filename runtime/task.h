@@ -28,6 +28,9 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres);
 /* Ends a task cancelled before its first step: its body never runs. */
 void task_finish_unstarted(struct rt *rt, struct task *t);
 
+/* [-0, +0, -] true when the value at idx has the registry metatable name. */
+bool value_has_metatable(lua_State *L, int idx, const char *name);
+
 /* [-0, +0, -] true when the value at idx is an async.Cancelled value. */
 bool task_is_cancel_value(lua_State *L, int idx);
 
@@ -43,8 +46,15 @@ void task_report_unretrieved(struct rt *rt, struct task *t);
 /* "task-<id>" or the name the script gave, into buf; returns buf. */
 const char *task_name(const struct task *t, char *buf, size_t size);
 
-void waitq_push(struct waitq *q, struct task *t);
-struct task *waitq_pop(struct waitq *q);
-void waitq_remove(struct task *t);
+/* Wakes t if a cancellation or a cancelled scope now applies to its wait. */
+void task_interrupt(struct rt *rt, struct task *t);
+
+/* Wakes t, parked in a park queue, with something handed to it: the wake stands even if
+ * t is cancelled before it runs (the cancellation is raised at its next suspension). */
+void task_hand_off(struct rt *rt, struct task *t);
+
+void waitq_push(struct waitq *q, struct waiter *w);
+struct waiter *waitq_pop(struct waitq *q);
+void waitq_remove(struct waiter *w);
 
 #endif

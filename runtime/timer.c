@@ -1,94 +1,106 @@
-/* Sleeping tasks live in a binary min-heap of deadlines (task.on.sleep.slot is the index), and
- * one ev_timer is armed for the earliest. Owning the heap keeps the clock ours: deadlines are
- * measured from the moment a sleep is requested, and a virtual clock can jump between them. */
+/* The heap is binary, indexed by timer.slot so that removal is O(log n). One ev_timer
+ * is armed for the earliest finite deadline; an empty heap, or one holding only infinite
+ * deadlines, arms nothing, so that it cannot hide a deadlock. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 
 #include "timer.h"
-#include "sched.h"
 #include "clock.h"
 
-static bool timer_before(const struct task *a, const struct task *b)
+double rt_now(const struct rt *rt)
 {
-    return a->on.sleep.deadline < b->on.sleep.deadline;
+    return rt->fake_now > 0 ? rt->fake_now : clock_now();
 }
 
-static void timer_place(struct timer_heap *h, size_t i, struct task *t)
+static void timer_place(struct timer_heap *h, size_t i, struct timer *tm)
 {
-    h->v[i] = t;
-    t->on.sleep.slot = i;
+    h->v[i] = tm;
+    tm->slot = i;
 }
 
 static void timer_sift_up(struct timer_heap *h, size_t i)
 {
-    struct task *t = h->v[i];
+    struct timer *tm = h->v[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!timer_before(t, h->v[parent]))
+        if (!(tm->deadline < h->v[parent]->deadline))
             break;
         timer_place(h, i, h->v[parent]);
         i = parent;
     }
-    timer_place(h, i, t);
+    timer_place(h, i, tm);
 }
 
 static void timer_sift_down(struct timer_heap *h, size_t i)
 {
-    struct task *t = h->v[i];
+    struct timer *tm = h->v[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= h->n)
             break;
-        if (child + 1 < h->n && timer_before(h->v[child + 1], h->v[child]))
+        if (child + 1 < h->n && h->v[child + 1]->deadline < h->v[child]->deadline)
             child++;
-        if (!timer_before(h->v[child], t))
+        if (!(h->v[child]->deadline < tm->deadline))
             break;
         timer_place(h, i, h->v[child]);
         i = child;
     }
-    timer_place(h, i, t);
+    timer_place(h, i, tm);
 }
 
-/* Points the libev timer at the earliest finite deadline, or stops it: a heap holding only
- * infinite sleeps must not keep the loop alive, or a deadlock would hang. */
 static void timer_rearm(struct rt *rt)
 {
     struct timer_heap *h = &rt->timers;
     ev_timer_stop(rt->loop, &rt->timer_watch);
-    if (h->n == 0 || isinf(h->v[0]->on.sleep.deadline))
-        return;
+    if (h->n == 0 || isinf(h->v[0]->deadline) || rt->fake_now > 0)
+        return; /* virtual time never waits in epoll for a deadline */
     ev_now_update(rt->loop); /* libev measures "after" from its cached time */
-    double after = h->v[0]->on.sleep.deadline - clock_now();
+    double after = h->v[0]->deadline - clock_now();
     ev_timer_set(&rt->timer_watch, after > 0 ? after : 0, 0);
     ev_timer_start(rt->loop, &rt->timer_watch);
 }
 
-static void timer_pop(struct timer_heap *h, size_t i)
+static void timer_unlink(struct timer_heap *h, size_t i)
 {
-    struct task *last = h->v[--h->n];
+    struct timer *last = h->v[--h->n];
     if (i == h->n)
         return;
     timer_place(h, i, last);
-    if (i > 0 && timer_before(last, h->v[(i - 1) / 2]))
+    if (i > 0 && last->deadline < h->v[(i - 1) / 2]->deadline)
         timer_sift_up(h, i);
     else
         timer_sift_down(h, i);
 }
 
+static void timer_fire_due(struct rt *rt, double now)
+{
+    struct timer_heap *h = &rt->timers;
+    while (h->n > 0 && h->v[0]->deadline <= now) {
+        struct timer *tm = h->v[0];
+        timer_unlink(h, 0);
+        tm->fire(rt, tm);
+    }
+    timer_rearm(rt);
+}
+
 static void timer_expired(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct rt *rt = ev_userdata(loop);
-    struct timer_heap *h = &rt->timers;
-    double now = clock_now();
     (void)w;
     (void)revents;
-    while (h->n > 0 && h->v[0]->on.sleep.deadline <= now) {
-        struct task *t = h->v[0];
-        timer_pop(h, 0);
-        sched_ready(rt, t, WAKE_OK);
-    }
-    timer_rearm(rt);
+    timer_fire_due(rt, rt_now(rt));
+}
+
+bool timer_jump(struct rt *rt)
+{
+    struct timer_heap *h = &rt->timers;
+    if (h->n == 0 || isinf(h->v[0]->deadline))
+        return false;
+    if (h->v[0]->deadline > rt->fake_now)
+        rt->fake_now = h->v[0]->deadline;
+    timer_fire_due(rt, rt->fake_now);
+    return true;
 }
 
 void timer_init(struct rt *rt)
@@ -96,29 +108,29 @@ void timer_init(struct rt *rt)
     ev_init(&rt->timer_watch, timer_expired);
 }
 
-int timer_add(struct rt *rt, struct task *t)
+int timer_add(struct rt *rt, struct timer *tm)
 {
     struct timer_heap *h = &rt->timers;
     if (h->n == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 64;
-        struct task **v = realloc(h->v, cap * sizeof *v);
+        struct timer **v = realloc(h->v, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
         h->v = v;
         h->cap = cap;
     }
     h->n++;
-    timer_place(h, h->n - 1, t);
+    timer_place(h, h->n - 1, tm);
     timer_sift_up(h, h->n - 1);
-    if (t->on.sleep.slot == 0)
+    if (tm->slot == 0)
         timer_rearm(rt);
     return 0;
 }
 
-void timer_remove(struct rt *rt, struct task *t)
+void timer_remove(struct rt *rt, struct timer *tm)
 {
-    size_t i = t->on.sleep.slot;
-    timer_pop(&rt->timers, i);
+    size_t i = tm->slot;
+    timer_unlink(&rt->timers, i);
     if (i == 0)
         timer_rearm(rt);
 }

@@ -65,7 +65,7 @@ static void trace_value(FILE *f, const char *s)
 
 static void trace_head(struct rt *rt, const char *event)
 {
-    fprintf(rt->trace, "trace: t=%.6f event=%s", clock_now() - rt->t0, event);
+    fprintf(rt->trace, "trace: t=%.6f event=%s", rt_now(rt) - rt->t0, event);
 }
 
 static void trace_task_head(struct rt *rt, const char *event, const struct task *t)
@@ -100,7 +100,7 @@ void trace_loop_close(struct rt *rt)
     if (!rt->trace)
         return;
     trace_head(rt, "loop-close");
-    fprintf(rt->trace, " wall=%.6f tasks=%zu", clock_now() - rt->t0, rt->spawned);
+    fprintf(rt->trace, " wall=%.6f tasks=%zu", rt_now(rt) - rt->t0, rt->spawned);
     trace_end(rt);
 }
 
@@ -132,7 +132,7 @@ void trace_suspend(struct rt *rt, struct task *t, double ran)
 void trace_done(struct rt *rt, struct task *t)
 {
     trace_task_head(rt, "done", t);
-    fprintf(rt->trace, " wall=%.6f run=%.6f", clock_now() - t->spawned_at, t->run_time);
+    fprintf(rt->trace, " wall=%.6f run=%.6f", rt_now(rt) - t->spawned_at, t->run_time);
     trace_end(rt);
 }
 
@@ -164,5 +164,11 @@ void trace_cancel(struct rt *rt, struct task *t)
 void trace_cancelled(struct rt *rt, struct task *t)
 {
     trace_task_head(rt, "cancelled", t);
+    trace_end(rt);
+}
+
+void trace_timeout(struct rt *rt, struct task *t)
+{
+    trace_task_head(rt, "timeout", t);
     trace_end(rt);
 }

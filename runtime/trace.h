@@ -20,5 +20,7 @@ void trace_done(struct rt *rt, struct task *t);
 void trace_fail(struct rt *rt, struct task *t, const char *msg);
 void trace_cancel(struct rt *rt, struct task *t);
 void trace_cancelled(struct rt *rt, struct task *t);
+/* a timeout scope of t expired */
+void trace_timeout(struct rt *rt, struct task *t);
 
 #endif

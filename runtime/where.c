@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "where.h"
 
@@ -6,7 +7,8 @@ const char *where_at(lua_State *L, int level, char *buf, size_t size)
 {
     lua_Debug ar;
     for (; lua_getstack(L, level, &ar); level++) {
-        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+        /* the Lua half of the API ("[async]") is not where the user's code is */
+        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 && strcmp(ar.source, "=[async]") != 0) {
             snprintf(buf, size, "%s:%d", ar.short_src, ar.currentline);
             return buf;
         }

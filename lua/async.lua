@@ -1,0 +1,430 @@
+-- The part of `async` written in Lua over the C core: combinators, the nursery, and the
+-- synchronisation primitives. Every suspension goes through a C function (task waits,
+-- park queues, scopes), so cancellation, timeouts and the trace behave the same here as in
+-- the C functions. Runs once at start-up with the module table and the private core.
+local async, core = ...
+
+local spawn, first, shield, timeout = async.spawn, async.first, async.shield, async.timeout
+local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.scope
+local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
+local pack, unpack = table.pack, table.unpack
+local error, pcall, rawequal, ipairs, tostring = error, pcall, rawequal, ipairs, tostring
+local getmetatable, setmetatable, type = getmetatable, setmetatable, type
+local math_type = math.type
+
+-- Argument errors in the form luaL_argerror gives, raised at the caller of `fname`.
+local function argerror(n, fname, msg)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+end
+
+local function typename(v)
+  return v == nil and "no value" or type(v)
+end
+
+local function check_tasks(tasks, fname)
+  if type(tasks) ~= "table" then
+    argerror(1, fname, "table expected, got " .. typename(tasks))
+  end
+  for i = 1, #tasks do
+    if not is_task(tasks[i]) then
+      argerror(1, fname, ("task expected at index %d, got %s"):format(i, typename(tasks[i])))
+    end
+  end
+end
+
+local function check_self(self, mt, fname)
+  if getmetatable(self) ~= mt then
+    error(("bad self to '%s' (%s expected)"):format(fname, mt.__name), 3)
+  end
+end
+
+-- Waits until every task has finished, whatever their outcome.
+local function settle(tasks)
+  wait_all(tasks, false)
+end
+
+-- Cancels the tasks still running and waits for them, deferring the caller's own
+-- cancellation: combinators never return while tasks they own still run.
+local function cancel_and_settle(tasks)
+  for i = 1, #tasks do tasks[i]:cancel() end
+  shield(settle, tasks)
+end
+
+local function retrieve_all(tasks)
+  for i = 1, #tasks do retrieve(tasks[i]) end
+end
+
+-- The failed task that finished first, or nil.
+local function first_failure(tasks)
+  local found
+  for i = 1, #tasks do
+    local t = tasks[i]
+    if t:status() == "failed" and (not found or finish_seq(t) < finish_seq(found)) then
+      found = t
+    end
+  end
+  return found
+end
+
+-- gather -----------------------------------------------------------------------------
+
+function async.gather(tasks)
+  check_tasks(tasks, "gather")
+  local ok, failed = pcall(wait_all, tasks, true)
+  if not ok then -- the caller was cancelled or timed out: take the tasks with it
+    cancel_and_settle(tasks)
+    retrieve_all(tasks)
+    error(failed, 0)
+  end
+  if failed and failed:status() ~= "done" then -- the first failure (cancelled counts too)
+    cancel_and_settle(tasks)
+    retrieve_all(tasks)
+    return failed:await()
+  end
+  local results = {}
+  for i = 1, #tasks do
+    results[i] = (tasks[i]:result())
+  end
+  return results
+end
+
+-- as_completed ------------------------------------------------------------------------
+
+function async.as_completed(tasks)
+  check_tasks(tasks, "as_completed")
+  local remaining = {}
+  for i = 1, #tasks do remaining[i] = tasks[i] end
+  return function()
+    if #remaining == 0 then return nil end
+    local t = first(remaining)
+    for i = 1, #remaining do
+      if rawequal(remaining[i], t) then
+        table.remove(remaining, i)
+        break
+      end
+    end
+    return t
+  end
+end
+
+-- wait_for ----------------------------------------------------------------------------
+
+function async.wait_for(task, seconds)
+  if not is_task(task) then argerror(1, "wait_for", "task expected, got " .. typename(task)) end
+  if type(seconds) ~= "number" then
+    argerror(2, "wait_for", "number expected, got " .. typename(seconds))
+  end
+  local r = pack(pcall(timeout, seconds, task.await, task))
+  if r[1] then return unpack(r, 2, r.n) end
+  if not task:done() then -- interrupted by the deadline or by the caller's cancellation
+    task:cancel()
+    shield(settle, { task })
+  end
+  error(r[2], 0)
+end
+
+-- scope (a nursery) -------------------------------------------------------------------
+
+local Scope = { __name = "async.Nursery" }
+Scope.__index = Scope
+
+function Scope:spawn(fn, ...)
+  check_self(self, Scope, "spawn")
+  if type(fn) ~= "function" then argerror(1, "spawn", "function expected, got " .. typename(fn)) end
+  if self._closed then error("cannot spawn: the scope has finished", 2) end
+  local t = spawn(fn, ...)
+  self._cs:adopt(t)
+  self._children[#self._children + 1] = t
+  return t
+end
+
+function Scope:cancel()
+  check_self(self, Scope, "cancel")
+  self._cancelled = true
+  self._cs:cancel()
+  for _, t in ipairs(self._children) do t:cancel() end
+end
+
+-- Waits for the children; a failure cancels the others. Returns normally once all finished.
+local function scope_wait(children)
+  while true do
+    local failed = wait_all(children, true)
+    if not failed or failed:status() == "done" then return end
+    for i = 1, #children do children[i]:cancel() end
+    -- the failure is recorded by its status; wait for the rest
+    local rest = {}
+    for i = 1, #children do
+      if not children[i]:done() then rest[#rest + 1] = children[i] end
+    end
+    if #rest == 0 then return end
+    children = rest
+  end
+end
+
+function async.scope(body)
+  if type(body) ~= "function" then argerror(1, "scope", "function expected, got " .. typename(body)) end
+  local own = core.cancelled("scope cancelled")
+  local cs = new_scope(own)
+  local s = setmetatable({ _cs = cs, _children = {} }, Scope)
+  local r = pack(pcall(cs.run, cs, body, s))
+  local body_err = not r[1] and r[2] or nil
+  local absorbed = body_err ~= nil and rawequal(body_err, own)
+  if body_err ~= nil and not absorbed then
+    for _, t in ipairs(s._children) do t:cancel() end
+  end
+  local ok, err = pcall(scope_wait, s._children)
+  if not ok then -- the caller was cancelled while the children ran
+    cancel_and_settle(s._children)
+  end
+  s._closed = true
+  local failed = first_failure(s._children)
+  retrieve_all(s._children)
+  if not ok then error(err, 0) end
+  if body_err ~= nil and not absorbed then error(body_err, 0) end
+  if failed then return failed:await() end
+  if absorbed or s._cancelled then return end
+  return unpack(r, 2, r.n)
+end
+
+-- Guards returned by acquire(): release once when closed ------------------------------
+
+local Guard = { __name = "async.Guard" }
+Guard.__index = Guard
+
+function Guard:__close()
+  if not self._released then
+    self._released = true
+    self._owner:release()
+  end
+end
+Guard.release = Guard.__close
+
+local function guard(owner)
+  return setmetatable({ _owner = owner, _released = false }, Guard)
+end
+
+-- event -------------------------------------------------------------------------------
+
+local Event = { __name = "async.Event" }
+Event.__index = Event
+
+function async.event()
+  return setmetatable({ _set = false, _waiters = park_queue("event") }, Event)
+end
+
+function Event:set()
+  check_self(self, Event, "set")
+  self._set = true
+  while self._waiters:unpark(true) do end
+end
+
+function Event:clear()
+  check_self(self, Event, "clear")
+  self._set = false
+end
+
+function Event:is_set()
+  check_self(self, Event, "is_set")
+  return self._set
+end
+
+function Event:wait()
+  check_self(self, Event, "wait")
+  if self._set then return true end
+  return self._waiters:park()
+end
+
+-- lock and semaphore: permits handed over FIFO, never lost ----------------------------
+
+local Lock = { __name = "async.Lock" }
+Lock.__index = Lock
+
+function async.lock()
+  return setmetatable({ _locked = false, _waiters = park_queue("lock") }, Lock)
+end
+
+function Lock:acquire()
+  check_self(self, Lock, "acquire")
+  if not self._locked and self._waiters:count() == 0 then
+    self._locked = true
+  else
+    self._waiters:park() -- returns owning the lock: release hands it over
+  end
+  return guard(self)
+end
+
+function Lock:release()
+  check_self(self, Lock, "release")
+  if not self._locked then error("release of an unlocked lock", 2) end
+  if not self._waiters:unpark(true) then self._locked = false end
+end
+
+function Lock:locked()
+  check_self(self, Lock, "locked")
+  return self._locked
+end
+
+local Semaphore = { __name = "async.Semaphore" }
+Semaphore.__index = Semaphore
+
+function async.semaphore(n)
+  if n == nil then n = 1 end
+  if math_type(n) ~= "integer" or n < 0 then
+    argerror(1, "semaphore", "non-negative integer expected, got " .. tostring(n))
+  end
+  return setmetatable({ _value = n, _waiters = park_queue("semaphore") }, Semaphore)
+end
+
+function Semaphore:acquire()
+  check_self(self, Semaphore, "acquire")
+  if self._value > 0 and self._waiters:count() == 0 then
+    self._value = self._value - 1
+  else
+    self._waiters:park()
+  end
+  return guard(self)
+end
+
+function Semaphore:release()
+  check_self(self, Semaphore, "release")
+  if not self._waiters:unpark(true) then self._value = self._value + 1 end
+end
+
+function Semaphore:value()
+  check_self(self, Semaphore, "value")
+  return self._value
+end
+
+function Semaphore:locked()
+  check_self(self, Semaphore, "locked")
+  return self._value == 0
+end
+
+-- queue: a ring of items, getters and putters parked FIFO -----------------------------
+
+local Queue = { __name = "async.Queue" }
+Queue.__index = Queue
+
+function async.queue(maxsize)
+  if maxsize == nil or maxsize == 0 then
+    maxsize = math.huge
+  elseif math_type(maxsize) ~= "integer" or maxsize < 0 then
+    argerror(1, "queue", "non-negative integer expected, got " .. tostring(maxsize))
+  end
+  return setmetatable({
+    _items = {}, _head = 1, _tail = 1, _max = maxsize, _closed = false,
+    _getters = park_queue("queue"), _putters = park_queue("queue"),
+  }, Queue)
+end
+
+local function q_push(q, v)
+  q._items[q._tail] = v
+  q._tail = q._tail + 1
+end
+
+-- Takes the oldest item; a parked putter's item moves into the freed place.
+local function q_pop(q)
+  local h = q._head
+  local v = q._items[h]
+  q._items[h] = nil
+  q._head = h + 1
+  if q._putters:count() > 0 then
+    q_push(q, q._putters:peek())
+    q._putters:unpark(true)
+  end
+  return v
+end
+
+function Queue:put(v)
+  check_self(self, Queue, "put")
+  if v == nil then argerror(1, "put", "value expected") end
+  if self._closed then error("put on a closed queue", 2) end
+  if self._getters:count() > 0 then
+    self._getters:unpark(v)
+  elseif self._tail - self._head < self._max then
+    q_push(self, v)
+  elseif not self._putters:park(v) then
+    error("put on a closed queue", 2)
+  end
+end
+
+function Queue:try_put(v)
+  check_self(self, Queue, "try_put")
+  if v == nil then argerror(1, "try_put", "value expected") end
+  if self._closed then return false end
+  if self._getters:count() > 0 then
+    self._getters:unpark(v)
+  elseif self._tail - self._head < self._max then
+    q_push(self, v)
+  else
+    return false
+  end
+  return true
+end
+
+function Queue:get()
+  check_self(self, Queue, "get")
+  if self._tail > self._head then return q_pop(self) end
+  if self._closed then return nil end
+  return self._getters:park()
+end
+
+function Queue:try_get()
+  check_self(self, Queue, "try_get")
+  if self._tail > self._head then return q_pop(self) end
+  return nil
+end
+
+function Queue:len()
+  check_self(self, Queue, "len")
+  return self._tail - self._head
+end
+
+function Queue:close()
+  check_self(self, Queue, "close")
+  self._closed = true
+  while self._getters:unpark(nil) do end
+  while self._putters:unpark(false) do end
+end
+
+function Queue:iter()
+  check_self(self, Queue, "iter")
+  return function() return self:get() end
+end
+
+-- future ------------------------------------------------------------------------------
+
+local Future = { __name = "async.Future" }
+Future.__index = Future
+
+function async.future()
+  return setmetatable({ _done = false, _waiters = park_queue("future") }, Future)
+end
+
+local function f_finish(f, failed, values)
+  if f._done then error("future already finished", 3) end
+  f._done, f._failed, f._values = true, failed, values
+  while f._waiters:unpark(true) do end
+end
+
+function Future:set(...)
+  check_self(self, Future, "set")
+  f_finish(self, false, pack(...))
+end
+
+function Future:fail(err)
+  check_self(self, Future, "fail")
+  f_finish(self, true, err)
+end
+
+function Future:done()
+  check_self(self, Future, "done")
+  return self._done
+end
+
+function Future:await()
+  check_self(self, Future, "await")
+  if not self._done then self._waiters:park() end
+  if self._failed then error(self._values, 0) end
+  return unpack(self._values, 1, self._values.n)
+end

@@ -1,0 +1,116 @@
+/* Park queues: the one suspension primitive under events, locks, semaphores, queues and
+ * futures (written in Lua over it). park() suspends the running task in FIFO order with an
+ * optional payload; unpark(v) hands v to the first parked task, which then returns it.
+ * A hand-off is final: a task cancelled after it was handed something still returns it,
+ * and the cancellation is raised at its next suspension, so nothing handed over is lost.
+ * A task cancelled while parked just leaves the queue: nothing was consumed. */
+#include <lauxlib.h>
+
+#include "lasync.h"
+#include "laux.h"
+#include "task.h"
+
+#define PARK_MT "async.ParkQueue"
+
+struct park {
+    struct waitq q;
+    const char *label; /* borrowed: anchored by user value 1 */
+};
+
+static struct park *lpark_check(lua_State *L)
+{
+    return luaL_checkudata(L, 1, PARK_MT);
+}
+
+/* core.park_queue(label) -> queue [-1, +1, m] */
+static int lpark_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TSTRING);
+    struct park *p = lua_newuserdatauv(L, sizeof *p, 1);
+    p->q.head = p->q.tail = NULL;
+    p->q.count = 0;
+    p->label = lua_tostring(L, 1);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, PARK_MT);
+    return 1;
+}
+
+/* [-0, +1, v] continuation of park: the handed value is on top */
+static int lpark_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    laux_resumed(L, rt_of(L)->current);
+    return 1;
+}
+
+/* queue:park([payload]) -> value [-?, +1, e y] */
+static int lpark_park(lua_State *L)
+{
+    struct park *p = lpark_check(L);
+    lua_settop(L, 2); /* the payload stays at index 2, where peek() finds it */
+    struct task *t = laux_suspending_task(L);
+    t->wait = WAIT_PARK;
+    t->on.park.q = &p->q;
+    t->on.park.label = p->label;
+    return laux_suspend(L, t, 0, lpark_k);
+}
+
+/* queue:unpark([value]) -> bool [-?, +1, m] */
+static int lpark_unpark(lua_State *L)
+{
+    struct park *p = lpark_check(L);
+    struct waiter *w = p->q.head;
+    lua_settop(L, 2);
+    if (!w) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    lua_State *wl = w->task->wait_L;
+    /* the parked thread's continuation returns what is on top of its stack */
+    if (!lua_checkstack(wl, 1))
+        return luaL_error(L, "not enough memory");
+    lua_xmove(L, wl, 1);
+    task_hand_off(rt_of(L), w->task);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* queue:peek() -> payload of the first parked task, or nil [-0, +1, m] */
+static int lpark_peek(lua_State *L)
+{
+    struct park *p = lpark_check(L);
+    if (!p->q.head) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_State *wl = p->q.head->task->wait_L;
+    if (!lua_checkstack(wl, 1))
+        return luaL_error(L, "not enough memory");
+    lua_pushvalue(wl, 2);
+    lua_xmove(wl, L, 1);
+    return 1;
+}
+
+/* queue:count() -> integer [-0, +1, -] */
+static int lpark_count(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)lpark_check(L)->q.count);
+    return 1;
+}
+
+static const luaL_Reg lpark_methods[] = {
+    {"park", lpark_park},   {"unpark", lpark_unpark}, {"peek", lpark_peek},
+    {"count", lpark_count}, {NULL, NULL},
+};
+
+void lpark_open(lua_State *L, int core)
+{
+    luaL_newmetatable(L, PARK_MT);
+    luaL_newlib(L, lpark_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, lpark_new);
+    lua_setfield(L, core, "park_queue");
+}
