@@ -10,8 +10,7 @@
 #include "opts.h"
 
 /* Options of later issues: accepted by the parser, refused until they exist. */
-static const char *const opts_pending[] = {"-i", "--stats", "--debug", "--slow", "--strict",
-                                           "--memlimit", NULL};
+static const char *const opts_pending[] = {"-i", "--memlimit", NULL};
 
 static enum opts_action opts_error(const char *fmt, const char *what)
 {
@@ -26,34 +25,43 @@ static enum opts_action opts_not_yet(const char *name)
     return opts_error("%s: not implemented yet", name);
 }
 
-static bool opts_trace_format(const char *value, struct rt_options *opt)
+/* The index of value in names (NULL-terminated), or -1. */
+static int opts_lookup(const char *value, const char *const *names)
 {
-    if (strcmp(value, "text") == 0) {
-        opt->trace = TRACE_TEXT;
-        return true;
-    }
-    return false;
-}
-
-static bool opts_is_trace_format(const char *value)
-{
-    return strcmp(value, "json") == 0 || strcmp(value, "chrome") == 0
-        || strcmp(value, "html") == 0;
+    for (int i = 0; names[i]; i++)
+        if (strcmp(value, names[i]) == 0)
+            return i;
+    return -1;
 }
 
 /* --trace=FORMAT from an option or ASYNCRUN_TRACE */
 static enum opts_action opts_set_trace(const char *value, const char *name,
                                        struct rt_options *opt)
 {
-    if (opts_trace_format(value, opt))
-        return OPTS_RUN;
-    if (opts_is_trace_format(value)) {
-        fprintf(stderr, "asyncrun: %s=%s: not implemented yet\n", name, value);
+    static const char *const formats[] = {"text", "json", "chrome", "html", NULL};
+    static const enum rt_trace_format values[] = {TRACE_TEXT, TRACE_JSON, TRACE_CHROME, TRACE_HTML};
+    int i = opts_lookup(value, formats);
+    if (i < 0) {
+        fprintf(stderr, "asyncrun: %s: unknown format '%s' (text, json, chrome or html)\n", name,
+                value);
         return OPTS_USAGE_ERROR;
     }
-    fprintf(stderr, "asyncrun: %s: unknown format '%s' (text, json, chrome or html)\n", name,
-            value);
-    return OPTS_USAGE_ERROR;
+    opt->trace = values[i];
+    return OPTS_RUN;
+}
+
+/* --stats=FORMAT from an option or ASYNCRUN_STATS */
+static enum opts_action opts_set_stats(const char *value, const char *name,
+                                       struct rt_options *opt)
+{
+    static const char *const formats[] = {"text", "json", NULL};
+    int i = opts_lookup(value, formats);
+    if (i < 0) {
+        fprintf(stderr, "asyncrun: %s: unknown format '%s' (text or json)\n", name, value);
+        return OPTS_USAGE_ERROR;
+    }
+    opt->stats = i == 0 ? STATS_TEXT : STATS_JSON;
+    return OPTS_RUN;
 }
 
 static enum opts_action opts_environment(struct rt_options *opt)
@@ -66,8 +74,8 @@ static enum opts_action opts_environment(struct rt_options *opt)
         if (opt->trace == TRACE_OFF)
             opt->trace = TRACE_TEXT;
     }
-    if ((v = getenv("ASYNCRUN_STATS")) && *v)
-        return opts_not_yet("ASYNCRUN_STATS");
+    if ((v = getenv("ASYNCRUN_STATS")) && *v && opts_set_stats(v, "ASYNCRUN_STATS", opt))
+        return OPTS_USAGE_ERROR;
     if ((v = getenv("ASYNCRUN_MEMLIMIT")) && *v)
         return opts_not_yet("ASYNCRUN_MEMLIMIT");
     return OPTS_RUN;
@@ -92,15 +100,18 @@ static bool opts_is(const char *arg, const char *name)
     return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
 }
 
-static enum opts_action opts_timeout(const char *value, struct rt_options *opt)
+/* A positive number of seconds (or of milliseconds for --slow) */
+static enum opts_action opts_number(const char *value, const char *name, double *out)
 {
     char *end;
-    double s = value ? strtod(value, &end) : 0;
+    double x = value ? strtod(value, &end) : 0;
     if (!value)
-        return opts_error("option '%s' requires a value", "--timeout");
-    if (end == value || *end || !(s > 0) || isinf(s))
-        return opts_error("--timeout: '%s' is not a positive number of seconds", value);
-    opt->timeout = s;
+        return opts_error("option '%s' requires a value", name);
+    if (end == value || *end || !(x > 0) || isinf(x)) {
+        fprintf(stderr, "asyncrun: %s: '%s' is not a positive number\n", name, value);
+        return OPTS_USAGE_ERROR;
+    }
+    *out = x;
     return OPTS_RUN;
 }
 
@@ -128,9 +139,26 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
         return OPTS_RUN;
     }
     if (opts_is(a, "--trace"))
-        return a[7] ? opts_set_trace(a + 8, "--trace", opt) : opts_set_trace("text", "--trace", opt);
+        return opts_set_trace(a[7] ? a + 8 : "text", "--trace", opt);
+    if (opts_is(a, "--stats"))
+        return opts_set_stats(a[7] ? a + 8 : "text", "--stats", opt);
     if (opts_is(a, "--timeout"))
-        return opts_timeout(opts_value(argc, argv, i, "--timeout"), opt);
+        return opts_number(opts_value(argc, argv, i, "--timeout"), "--timeout", &opt->timeout);
+    if (opts_is(a, "--slow")) {
+        double ms;
+        if (opts_number(opts_value(argc, argv, i, "--slow"), "--slow", &ms) != OPTS_RUN)
+            return OPTS_USAGE_ERROR;
+        opt->slow = ms / 1000;
+        return OPTS_RUN;
+    }
+    if (strcmp(a, "--debug") == 0) {
+        opt->debug = true;
+        return OPTS_RUN;
+    }
+    if (strcmp(a, "--strict") == 0) {
+        opt->strict = true;
+        return OPTS_RUN;
+    }
     for (int k = 0; opts_pending[k]; k++)
         if (opts_pending[k][1] == '-' && opts_is(a, opts_pending[k]))
             return opts_not_yet(opts_pending[k]);
@@ -187,6 +215,7 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
     enum opts_action act;
     int i;
     memset(opt, 0, sizeof *opt);
+    opt->slow = 0.1;
     opt->argc = argc;
     opt->argv = argv;
     opt->chunks = calloc((size_t)argc + 1, sizeof *opt->chunks);
@@ -205,6 +234,11 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
         act = a[1] == '-' ? opts_long(argc, argv, &i, opt) : opts_short(argc, argv, &i, opt);
         if (act != OPTS_RUN)
             return act;
+    }
+    if ((opt->trace == TRACE_CHROME || opt->trace == TRACE_HTML) && !opt->trace_file) {
+        fprintf(stderr, "asyncrun: --trace=%s requires --trace-file=PATH\n",
+                opt->trace == TRACE_CHROME ? "chrome" : "html");
+        return OPTS_USAGE_ERROR;
     }
     if (i < argc) {
         opt->script_index = i;

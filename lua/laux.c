@@ -5,6 +5,7 @@
 #include "sched.h"
 #include "task.h"
 #include "scope.h"
+#include "debug.h"
 
 /* [-0, +1, m] "table.sort" for a function of a loaded module, as luaL_traceback names it */
 static bool laux_loaded_name(lua_State *L, int fn)
@@ -64,6 +65,8 @@ void laux_check_interrupt(lua_State *L, struct task *t)
     struct cscope *s;
     switch (scope_pending(t, &s)) {
     case INT_CANCEL:
+        if (t->rt->debug)
+            debug_cancel_raised(t->rt, t, L);
         task_push_cancel_value(L, t);
         lua_error(L);
         break;

@@ -38,6 +38,7 @@ static int lcoro_call(lua_State *L, lua_KContext how)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, 1);
     lua_rotate(L, 2, 2); /* stack: co, resume, co, args... */
+    rt_of(L)->running_L = lua_tothread(L, 1); /* for the --debug watchdog's hook */
     lua_callk(L, lua_gettop(L) - 2, LUA_MULTRET, how, lcoro_resumed);
     return lcoro_resumed(L, LUA_OK, how);
 }
@@ -73,6 +74,7 @@ static int lcoro_wrap_error(lua_State *L)
 static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
 {
     (void)status;
+    rt_of(L)->running_L = L;
     if (lua_toboolean(L, 2) && lua_gettop(L) == 3 && lua_touserdata(L, 3) == SCHED_TAG) {
         struct task *t = rt_of(L)->current;
         lua_settop(L, 1);

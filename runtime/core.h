@@ -62,6 +62,11 @@ struct cscope {
     bool shield, cancelled, armed;
 };
 
+/* The Lua allocator's accounting: bytes in use, the peak, and the --memlimit cap (0: none). */
+struct alloc {
+    size_t used, peak, limit;
+};
+
 /* Intrusive list linked through task.list_prev/list_next: live tasks, or finished tasks
  * whose failure nobody retrieved yet. */
 struct task_list {
@@ -81,6 +86,7 @@ struct task {
     uint8_t wait;             /* enum wait_kind */
     uint8_t wake;             /* enum wake_reason */
     bool started, cancel_requested, error_retrieved, reported, plain_error;
+    bool cancel_raised, swallow_warned; /* --debug: swallowed cancellations */
     bool handed;              /* woken by a hand-off (item, permit): the wake cannot be undone */
     int nargs;                /* arguments stored for the first step (user value 2) */
     int nres;                 /* results kept after a normal end (user value 2) */
@@ -106,7 +112,8 @@ struct task {
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
         } park;
     } on;
-    double spawned_at, run_time; /* clock seconds; kept only while tracing */
+    double spawned_at, run_time; /* clock seconds; kept only while timing (trace, stats, debug) */
+    double step_at, step_ran; /* the last step: start on the trace clock, duration */
     const char *cancel_by;    /* static string: who asked for the cancellation */
     lua_Integer cancel_by_id; /* the task that asked, when cancel_by is "task" */
 };
@@ -134,6 +141,10 @@ struct rt {
     struct { struct task *head, *tail; } ready;
     lua_Integer next_id;
     uint64_t finish_seq;
+    uint64_t iterations;      /* turns of the scheduler loop */
+    size_t ended[3];          /* tasks done, failed, cancelled (state - TASK_DONE) */
+    struct alloc alloc;       /* the Lua heap's accounting */
+    lua_State *running_L;     /* the thread executing Lua now: a task's, or a coroutine in it */
     double fake_now;          /* --fake-time: the virtual clock; 0 when time is real */
     size_t io_waits;          /* waits on the world (I/O, processes): fake time must not jump */
     size_t spawned, peak_live;
@@ -146,8 +157,11 @@ struct rt {
     int pool_ref, pool_n;     /* ref: registry table of idle threads for reuse */
     int status;               /* exit status decided so far */
     int signal_status;        /* 130/143 once a signal cancelled main */
-    bool loop_open, shutting_down, closed, deadlocked, timed_out, grace_expired;
+    bool loop_open, shutting_down, closed, strict_failed, deadlocked, timed_out, grace_expired;
     FILE *trace;              /* NULL when tracing is off */
+    bool timing;              /* steps are timed: tracing, --stats or --debug */
+    struct stats *stats;      /* owned: NULL without --stats */
+    struct debug *debug;      /* owned: NULL without --debug */
 };
 
 /* The runtime's clock: virtual under --fake-time. */

@@ -1,5 +1,6 @@
 /* The one runtime context and SPEC §2's lifecycle, in order: state and loop, the main task,
  * the run, cancellation of what is left, close, and the exit status decided in one place. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,9 @@
 #include "dump.h"
 #include "signal.h"
 #include "main_task.h"
+#include "alloc.h"
+#include "stats.h"
+#include "debug.h"
 #include "clock.h"
 #include "lasync.h"
 
@@ -24,9 +28,10 @@
 
 void rt_before_exit(struct rt *rt)
 {
-    trace_loop_close(rt);
-    trace_flush(rt);
     fflush(stdout);
+    stats_print(rt);
+    trace_loop_close(rt);
+    trace_close(rt);
 }
 
 void rt_version(char *buf, unsigned size)
@@ -137,7 +142,7 @@ static int rt_exit_status(const struct rt *rt)
         return ST_TIMEOUT;
     if (rt->signal_status)
         return rt->signal_status;
-    if (rt->main->state != TASK_DONE)
+    if (rt->main->state != TASK_DONE || (rt->strict_failed && rt->status == ST_OK))
         return ST_FAILURE;
     return rt->status;
 }
@@ -202,7 +207,14 @@ static int rt_pmain(lua_State *L)
     }
     if (task_finished(rt->main))
         rt_report_main(rt);
+    if (opt->strict && rt->live.count > 0) {
+        rt->strict_failed = true;
+        fprintf(stderr, "asyncrun: strict: %zu task(s) still pending when the main task ended:\n",
+                rt->live.count);
+        dump_tasks(rt, stderr);
+    }
     rt_shutdown(rt);
+    stats_print(rt);
     trace_loop_close(rt);
     return 0;
 }
@@ -226,10 +238,28 @@ fail:
     return ST_FAILURE;
 }
 
+/* Opens what the run needs besides the Lua state; NULL or what failed, with *err. */
+static const char *rt_open(struct rt *rt, int *err)
+{
+    rt->loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
+    if (!rt->loop) {
+        *err = -ENOMEM;
+        return "cannot create the event loop";
+    }
+    if ((*err = trace_open(rt)) != 0)
+        return "cannot open the trace file";
+    if ((*err = stats_open(rt)) != 0)
+        return "cannot start --stats";
+    if ((*err = debug_open(rt)) != 0)
+        return "cannot start the --debug watchdog";
+    return NULL;
+}
+
 int rt_run(const struct rt_options *opt)
 {
     struct rt rt;
-    int status;
+    int status = ST_FAILURE, err = 0;
+    const char *failed;
     memset(&rt, 0, sizeof rt);
     rt.self = &rt;
     rt.opt = opt;
@@ -239,6 +269,10 @@ int rt_run(const struct rt_options *opt)
         fputs("asyncrun: cannot create the Lua state: not enough memory\n", stderr);
         return ST_FAILURE;
     }
+    /* account for the Lua heap from here on (--stats); same realloc underneath */
+    rt.alloc.used = rt.alloc.peak =
+        (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
+    lua_setallocf(L, alloc_lua, &rt.alloc);
     *(struct rt **)lua_getextraspace(L) = &rt;
     rt.L = L;
     if (opt->check_only) {
@@ -246,13 +280,10 @@ int rt_run(const struct rt_options *opt)
         lua_close(L);
         return status;
     }
-    rt.loop = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV);
-    if (!rt.loop || trace_open(&rt) != 0) {
-        perror(rt.loop ? "asyncrun: cannot open the trace file" : "asyncrun: cannot create the loop");
-        if (rt.loop)
-            ev_loop_destroy(rt.loop);
-        lua_close(L);
-        return ST_FAILURE;
+    rt.timing = opt->trace != TRACE_OFF || opt->stats != STATS_OFF || opt->debug;
+    if ((failed = rt_open(&rt, &err))) {
+        fprintf(stderr, "asyncrun: %s: %s\n", failed, strerror(-err));
+        goto out;
     }
     lua_pushcfunction(L, rt_pmain);
     lua_pushlightuserdata(L, &rt);
@@ -260,16 +291,19 @@ int rt_run(const struct rt_options *opt)
         const char *msg = lua_tostring(L, -1);
         trace_flush(&rt);
         fprintf(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
-        status = ST_FAILURE;
     } else {
         status = rt_exit_status(&rt);
     }
+out:
     rt.closed = true;
     rt_close_loop(&rt);
+    debug_close(&rt);
+    stats_close(&rt);
+    trace_close(&rt);
     sched_close(&rt);
     lua_close(L);
-    trace_close(&rt);
-    ev_loop_destroy(rt.loop);
+    if (rt.loop)
+        ev_loop_destroy(rt.loop);
     fflush(stdout);
     return status;
 }

@@ -12,7 +12,8 @@ struct rt_chunk {
     const char *text;   /* borrowed from argv */
 };
 
-enum rt_trace_format { TRACE_OFF, TRACE_TEXT };
+enum rt_trace_format { TRACE_OFF, TRACE_TEXT, TRACE_JSON, TRACE_CHROME, TRACE_HTML };
+enum rt_stats_format { STATS_OFF, STATS_TEXT, STATS_JSON };
 
 struct rt_options {
     char **argv;          /* borrowed: the process's argv, for the `arg` table */
@@ -28,6 +29,10 @@ struct rt_options {
     double timeout;       /* --timeout seconds, 0 when unset */
     enum rt_trace_format trace;
     const char *trace_file; /* borrowed: NULL means stderr */
+    enum rt_stats_format stats;
+    bool debug;           /* --debug */
+    double slow;          /* --slow threshold in seconds (default 0.1) */
+    bool strict;          /* --strict */
 };
 
 /* Runs the whole lifecycle of SPEC §2 and returns the process exit status. */

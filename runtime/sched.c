@@ -9,6 +9,8 @@
 #include "task.h"
 #include "timer.h"
 #include "trace.h"
+#include "stats.h"
+#include "debug.h"
 #include "clock.h"
 
 const char sched_tag;
@@ -94,6 +96,26 @@ static void sched_arm(struct rt *rt, struct task *t)
     }
 }
 
+/* Diagnostics around a step, only when something asked for timing. */
+static double sched_step_begin(struct rt *rt, struct task *t)
+{
+    if (rt->trace)
+        trace_resume(rt, t);
+    if (rt->debug)
+        debug_step_begin(rt, t);
+    return clock_now();
+}
+
+static void sched_step_end(struct rt *rt, struct task *t, bool suspended)
+{
+    if (rt->trace && suspended)
+        trace_suspend(rt, t);
+    if (rt->stats)
+        stats_step(rt, t, suspended);
+    if (rt->debug)
+        debug_step_end(rt, t, suspended);
+}
+
 /* The one place a task's thread is resumed. */
 static void sched_step(struct rt *rt, struct task *t)
 {
@@ -116,12 +138,16 @@ static void sched_step(struct rt *rt, struct task *t)
     t->handed = false;
     t->state = TASK_RUNNING;
     rt->current = t;
-    if (rt->trace) {
-        trace_resume(rt, t);
-        started = clock_now();
-    }
+    rt->running_L = co;
+    if (rt->timing)
+        started = sched_step_begin(rt, t);
     status = lua_resume(co, rt->L, nargs, &nres);
     rt->current = NULL;
+    rt->running_L = NULL;
+    if (rt->timing) {
+        t->step_ran = clock_now() - started;
+        t->run_time += t->step_ran;
+    }
     if (status == LUA_YIELD) {
         t->state = TASK_PENDING;
         if (nres != 1 || lua_touserdata(co, -1) != SCHED_TAG) {
@@ -132,15 +158,12 @@ static void sched_step(struct rt *rt, struct task *t)
             return;
         }
         lua_pop(co, 1);
-        if (rt->trace) {
-            double ran = clock_now() - started;
-            t->run_time += ran;
-            trace_suspend(rt, t, ran);
-        }
+        if (rt->timing)
+            sched_step_end(rt, t, true);
         sched_arm(rt, t);
     } else {
-        if (rt->trace)
-            t->run_time += clock_now() - started;
+        if (rt->timing)
+            sched_step_end(rt, t, false);
         task_finish(rt, t, status, nres);
     }
 }
@@ -159,6 +182,7 @@ static void sched_batch(struct rt *rt)
 bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
 {
     while (!stop(rt)) {
+        rt->iterations++;
         if (rt->ready.head) {
             sched_batch(rt);
             if (rt->ready.head) {

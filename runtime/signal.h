@@ -1,4 +1,5 @@
-/* SIGINT and SIGTERM: the first cancels the main task, a second SIGINT exits at once. */
+/* Signals: SIGINT/SIGTERM cancel the main task (a second SIGINT exits at once);
+ * SIGQUIT/SIGUSR1 print the task dump. */
 #ifndef ASYNCRUN_SIGNAL_H
 #define ASYNCRUN_SIGNAL_H
 

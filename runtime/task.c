@@ -9,6 +9,7 @@
 #include "timer.h"
 #include "trace.h"
 #include "scope.h"
+#include "stats.h"
 
 void waitq_push(struct waitq *q, struct waiter *w)
 {
@@ -112,7 +113,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     rt->spawned++;
     if (rt->live.count > rt->peak_live)
         rt->peak_live = rt->live.count;
-    if (rt->trace)
+    if (rt->timing)
         t->spawned_at = rt_now(rt);
     sched_ready(rt, t, WAKE_OK);
     return t;
@@ -246,6 +247,8 @@ void task_finish_unstarted(struct rt *rt, struct task *t)
 {
     lua_State *L = rt->L;
     t->state = TASK_CANCELLED;
+    t->finish_seq = ++rt->finish_seq;
+    rt->ended[TASK_CANCELLED - TASK_DONE]++;
     task_push(L, t);
     task_push_cancel_value(L, t);
     lua_setiuservalue(L, -2, UV_DATA);
@@ -353,6 +356,9 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
         lua_setiuservalue(L, top + 1, UV_DATA);
     }
     t->finish_seq = ++rt->finish_seq;
+    rt->ended[t->state - TASK_DONE]++;
+    if (rt->stats)
+        stats_task_end(rt, t);
     task_recycle_thread(rt, co, status);
     lua_pushnil(L);
     lua_setiuservalue(L, top + 1, UV_FN);

@@ -1,38 +1,62 @@
-/* The text trace: logfmt behind "trace: ", one event per line, into a private fully
- * buffered stream that is flushed whenever the loop is about to block and at exit. */
+/* The trace. Each event is a list of key/value fields written by one of four backends:
+ * text (logfmt behind "trace: "), json (one object per line, same keys), chrome (the Trace
+ * Event Format: a slice per step, instants for spawn, cancel, failure, timeout) and html (the
+ * json objects inside a self-contained page that draws them, see trace_html.c). The stream
+ * is private and fully buffered, flushed whenever the loop is about to block and at exit. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "trace.h"
+#include "trace_html.h"
 #include "dump.h"
 #include "where.h"
 #include "task.h"
-#include "clock.h"
+
+enum field_type { F_STR, F_INT, F_NUM };
+
+struct field {
+    const char *key;
+    enum field_type type;
+    union {
+        const char *s;
+        int64_t i;
+        double d;
+    } v;
+};
+
+#define FSTR(k, x) {.key = (k), .type = F_STR, .v.s = (x)}
+#define FINT(k, x) {.key = (k), .type = F_INT, .v.i = (int64_t)(x)}
+#define FNUM(k, x) {.key = (k), .type = F_NUM, .v.d = (x)}
 
 int trace_open(struct rt *rt)
 {
     const char *path = rt->opt->trace_file;
     if (rt->opt->trace == TRACE_OFF)
         return 0;
-    if (path) {
-        rt->trace = fopen(path, "we");
-        if (!rt->trace)
-            return -errno;
-    } else {
-        rt->trace = fdopen(dup(2), "w");
-        if (!rt->trace)
-            return -errno;
-    }
+    rt->trace = path ? fopen(path, "we") : fdopen(dup(2), "w");
+    if (!rt->trace)
+        return -errno;
+    if (rt->opt->trace == TRACE_CHROME)
+        fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n"
+              "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
+              "\"args\":{\"name\":\"asyncrun\"}}",
+              rt->trace);
+    else if (rt->opt->trace == TRACE_HTML)
+        trace_html_begin(rt->trace);
     return 0;
 }
 
 void trace_close(struct rt *rt)
 {
-    if (rt->trace)
-        fclose(rt->trace);
+    if (!rt->trace)
+        return;
+    if (rt->opt->trace == TRACE_CHROME)
+        fputs("\n]}\n", rt->trace);
+    else if (rt->opt->trace == TRACE_HTML)
+        trace_html_end(rt->trace);
+    fclose(rt->trace);
     rt->trace = NULL;
 }
 
@@ -43,7 +67,7 @@ void trace_flush(struct rt *rt)
 }
 
 /* A logfmt value: bare when it has no space, quote or '=', else double-quoted with escapes. */
-static void trace_value(FILE *f, const char *s)
+static void trace_logfmt_value(FILE *f, const char *s)
 {
     if (*s && !strpbrk(s, " \t\n\r\"=\\")) {
         fputs(s, f);
@@ -63,112 +87,227 @@ static void trace_value(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void trace_head(struct rt *rt, const char *event)
+/* A JSON string; '<' is escaped too, so that the html page can embed it in a script. */
+static void trace_json_string(FILE *f, const char *s)
 {
-    fprintf(rt->trace, "trace: t=%.6f event=%s", rt_now(rt) - rt->t0, event);
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c == '<' || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
 }
 
-static void trace_task_head(struct rt *rt, const char *event, const struct task *t)
+static void trace_text(FILE *f, const struct field *fs, int n)
 {
-    char buf[32];
-    trace_head(rt, event);
-    fprintf(rt->trace, " task=%" PRId64 " name=", (int64_t)t->id);
-    trace_value(rt->trace, task_name(t, buf, sizeof buf));
+    fputs("trace:", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, " %s=", fs[i].key);
+        if (fs[i].type == F_STR)
+            trace_logfmt_value(f, fs[i].v.s);
+        else if (fs[i].type == F_INT)
+            fprintf(f, "%" PRId64, fs[i].v.i);
+        else
+            fprintf(f, "%.6f", fs[i].v.d);
+    }
+    fputc('\n', f);
 }
 
-static void trace_kv(struct rt *rt, const char *key, const char *value)
+static void trace_json(FILE *f, const struct field *fs, int n)
 {
-    fprintf(rt->trace, " %s=", key);
-    trace_value(rt->trace, value);
+    fputc('{', f);
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        trace_json_string(f, fs[i].key);
+        fputc(':', f);
+        if (fs[i].type == F_STR)
+            trace_json_string(f, fs[i].v.s);
+        else if (fs[i].type == F_INT)
+            fprintf(f, "%" PRId64, fs[i].v.i);
+        else
+            fprintf(f, "%.6f", fs[i].v.d);
+    }
+    fputc('}', f);
 }
 
-static void trace_end(struct rt *rt)
+/* Chrome: an instant on the task's track (fs[0] is t, fs[1] the event, fs[2] the task). */
+static void trace_chrome_instant(FILE *f, const struct field *fs, int n)
 {
-    fputc('\n', rt->trace);
+    fprintf(f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"name\":",
+            n > 2 ? fs[2].v.i : 0, fs[0].v.d * 1e6);
+    trace_json_string(f, fs[1].v.s);
+    fputs(",\"args\":", f);
+    trace_json(f, fs + 2, n > 2 ? n - 2 : 0);
+    fputc('}', f);
 }
+
+/* Chrome: the step that just ended, as a slice, and the track's name as it is now. */
+static void trace_chrome_step(struct rt *rt, struct task *t, const char *label, const char *on,
+                              const char *at)
+{
+    char name[32];
+    FILE *f = rt->trace;
+    fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%" PRId64
+               ",\"args\":{\"name\":",
+            (int64_t)t->id);
+    char track[96];
+    snprintf(track, sizeof track, "%" PRId64 " %s", (int64_t)t->id, task_name(t, name, sizeof name));
+    trace_json_string(f, track);
+    fprintf(f, "}},\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
+            (int64_t)t->id, t->step_at * 1e6, t->step_ran * 1e6);
+    trace_json_string(f, label);
+    fputs(",\"args\":{", f);
+    if (on) {
+        fputs("\"on\":", f);
+        trace_json_string(f, on);
+        fputs(",\"at\":", f);
+        trace_json_string(f, at);
+    }
+    fputs("}}", f);
+}
+
+static double trace_clock(const struct rt *rt)
+{
+    return rt_now(rt) - rt->t0;
+}
+
+/* Writes one event: fs[0] must be t, fs[1] the event name. */
+static void trace_emit(struct rt *rt, const struct field *fs, int n)
+{
+    switch (rt->opt->trace) {
+    case TRACE_TEXT:
+        trace_text(rt->trace, fs, n);
+        break;
+    case TRACE_JSON:
+        trace_json(rt->trace, fs, n);
+        fputc('\n', rt->trace);
+        break;
+    case TRACE_HTML:
+        trace_json(rt->trace, fs, n);
+        fputs(",\n", rt->trace);
+        break;
+    case TRACE_CHROME:
+        /* steps become slices in trace_suspend and trace_end_step; the rest are instants */
+        if (strcmp(fs[1].v.s, "resume") != 0 && strcmp(fs[1].v.s, "suspend") != 0)
+            trace_chrome_instant(rt->trace, fs, n);
+        break;
+    default:
+        break;
+    }
+}
+
+/* The fields every task event starts with. */
+#define TASK_FIELDS(rt, ev, t, name)                                                          \
+    FNUM("t", trace_clock(rt)), FSTR("event", ev), FINT("task", (t)->id),                   \
+        FSTR("name", task_name(t, name, sizeof name))
 
 void trace_loop_start(struct rt *rt)
 {
     if (!rt->trace)
         return;
-    trace_head(rt, "loop-start");
-    trace_end(rt);
+    struct field fs[] = {FNUM("t", trace_clock(rt)), FSTR("event", "loop-start")};
+    trace_emit(rt, fs, 2);
 }
 
 void trace_loop_close(struct rt *rt)
 {
     if (!rt->trace)
         return;
-    trace_head(rt, "loop-close");
-    fprintf(rt->trace, " wall=%.6f tasks=%zu", rt_now(rt) - rt->t0, rt->spawned);
-    trace_end(rt);
+    struct field fs[] = {FNUM("t", trace_clock(rt)), FSTR("event", "loop-close"),
+                         FNUM("wall", trace_clock(rt)), FINT("tasks", rt->spawned)};
+    trace_emit(rt, fs, 4);
 }
 
 void trace_spawn(struct rt *rt, struct task *t, lua_State *L)
 {
-    char at[256];
-    trace_task_head(rt, "spawn", t);
-    fprintf(rt->trace, " parent=%" PRId64, (int64_t)t->parent);
-    trace_kv(rt, "at", where_at(L, 1, at, sizeof at));
-    trace_end(rt);
+    char name[32], at[256];
+    struct field fs[] = {TASK_FIELDS(rt, "spawn", t, name), FINT("parent", t->parent),
+                         FSTR("at", where_at(L, 1, at, sizeof at))};
+    trace_emit(rt, fs, 6);
 }
 
 void trace_resume(struct rt *rt, struct task *t)
 {
-    trace_task_head(rt, "resume", t);
-    trace_end(rt);
+    char name[32];
+    t->step_at = trace_clock(rt);
+    struct field fs[] = {TASK_FIELDS(rt, "resume", t, name)};
+    trace_emit(rt, fs, 4);
 }
 
-void trace_suspend(struct rt *rt, struct task *t, double ran)
+void trace_suspend(struct rt *rt, struct task *t)
 {
-    char on[64], at[256];
-    trace_task_head(rt, "suspend", t);
-    trace_kv(rt, "on", dump_wait(t, on, sizeof on));
-    fprintf(rt->trace, " ran=%.6f", ran);
-    trace_kv(rt, "at", where_at(t->wait_L, 0, at, sizeof at));
-    trace_end(rt);
+    char name[32], on[64], at[256];
+    dump_wait(t, on, sizeof on);
+    where_at(t->wait_L, 0, at, sizeof at);
+    struct field fs[] = {TASK_FIELDS(rt, "suspend", t, name), FSTR("on", on),
+                         FNUM("ran", t->step_ran), FSTR("at", at)};
+    trace_emit(rt, fs, 7);
+    if (rt->opt->trace == TRACE_CHROME)
+        trace_chrome_step(rt, t, "step", on, at);
+}
+
+/* The last step of a task, for the chrome slices. */
+static void trace_end_step(struct rt *rt, struct task *t, const char *outcome)
+{
+    if (rt->opt->trace == TRACE_CHROME && t->started)
+        trace_chrome_step(rt, t, outcome, NULL, NULL);
 }
 
 void trace_done(struct rt *rt, struct task *t)
 {
-    trace_task_head(rt, "done", t);
-    fprintf(rt->trace, " wall=%.6f run=%.6f", rt_now(rt) - t->spawned_at, t->run_time);
-    trace_end(rt);
+    char name[32];
+    trace_end_step(rt, t, "done");
+    struct field fs[] = {TASK_FIELDS(rt, "done", t, name), FNUM("wall", rt_now(rt) - t->spawned_at),
+                         FNUM("run", t->run_time)};
+    trace_emit(rt, fs, 6);
 }
 
 void trace_fail(struct rt *rt, struct task *t, const char *msg)
 {
     /* the first line of the traceback is the message */
-    const char *nl = strchr(msg, '\n');
-    char first[512];
-    size_t n = nl ? (size_t)(nl - msg) : strlen(msg);
+    char name[32], first[512];
+    size_t n = strcspn(msg, "\n");
     if (n >= sizeof first)
         n = sizeof first - 1;
     memcpy(first, msg, n);
     first[n] = '\0';
-    trace_task_head(rt, "fail", t);
-    trace_kv(rt, "error", first);
-    trace_end(rt);
+    trace_end_step(rt, t, "fail");
+    struct field fs[] = {TASK_FIELDS(rt, "fail", t, name), FSTR("error", first)};
+    trace_emit(rt, fs, 5);
 }
 
 void trace_cancel(struct rt *rt, struct task *t)
 {
-    trace_task_head(rt, "cancel", t);
+    char name[32], by[64];
     if (t->cancel_by_id)
-        fprintf(rt->trace, " by=%s:%" PRId64, t->cancel_by, (int64_t)t->cancel_by_id);
+        snprintf(by, sizeof by, "%s:%" PRId64, t->cancel_by, (int64_t)t->cancel_by_id);
     else
-        trace_kv(rt, "by", t->cancel_by);
-    trace_end(rt);
+        snprintf(by, sizeof by, "%s", t->cancel_by);
+    struct field fs[] = {TASK_FIELDS(rt, "cancel", t, name), FSTR("by", by)};
+    trace_emit(rt, fs, 5);
 }
 
 void trace_cancelled(struct rt *rt, struct task *t)
 {
-    trace_task_head(rt, "cancelled", t);
-    trace_end(rt);
+    char name[32];
+    trace_end_step(rt, t, "cancelled");
+    struct field fs[] = {TASK_FIELDS(rt, "cancelled", t, name)};
+    trace_emit(rt, fs, 4);
 }
 
 void trace_timeout(struct rt *rt, struct task *t)
 {
-    trace_task_head(rt, "timeout", t);
-    trace_end(rt);
+    char name[32];
+    struct field fs[] = {TASK_FIELDS(rt, "timeout", t, name)};
+    trace_emit(rt, fs, 4);
 }

@@ -5,8 +5,9 @@
 
 #include "core.h"
 
-/* Opens the destination; returns -errno on failure. */
+/* Opens the destination and writes the format's header; returns -errno on failure. */
 int trace_open(struct rt *rt);
+/* Writes the format's footer and closes; later events are dropped. */
 void trace_close(struct rt *rt);
 void trace_flush(struct rt *rt);
 
@@ -15,7 +16,8 @@ void trace_loop_close(struct rt *rt);
 /* L is the spawning thread, for at=. */
 void trace_spawn(struct rt *rt, struct task *t, lua_State *L);
 void trace_resume(struct rt *rt, struct task *t);
-void trace_suspend(struct rt *rt, struct task *t, double ran);
+/* the step that just ended is in t->step_at, t->step_ran */
+void trace_suspend(struct rt *rt, struct task *t);
 void trace_done(struct rt *rt, struct task *t);
 void trace_fail(struct rt *rt, struct task *t, const char *msg);
 void trace_cancel(struct rt *rt, struct task *t);

@@ -1,0 +1,162 @@
+/* The watchdog is a thread that polls the step counter every 100 ms. A step still running
+ * after 1 s gets the loop thread signalled (SIGURG, private to asyncrun); the handler, like
+ * lua.c's for Ctrl-C, only sets a count hook on the Lua thread running now, and the hook
+ * prints the line being executed from inside the loop thread. A count hook cannot fire
+ * while the step is stuck inside a C function: the watchdog says so if the hook stays
+ * silent. Nothing here touches Lua from the watchdog thread. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "debug.h"
+#include "task.h"
+#include "where.h"
+#include "clock.h"
+
+#define DEBUG_SIGNAL SIGURG
+#define DEBUG_BLOCKED_AFTER 1.0
+
+struct debug {
+    pthread_t watchdog, loop_thread;
+    atomic_bool stop;
+    atomic_uint_fast64_t step;      /* incremented when a step begins and when it ends */
+    _Atomic double step_began;
+    atomic_bool hook_fired;
+    struct sigaction saved;
+};
+
+/* The signal handler reaches the rt through this: it is set before the handler is
+ * installed and cleared after it is removed. */
+static struct rt *debug_rt;
+
+static void debug_hook(lua_State *L, lua_Debug *ar)
+{
+    struct rt *rt = rt_of(L);
+    struct task *t = rt->current;
+    char name[32], at[256];
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    atomic_store(&rt->debug->hook_fired, true);
+    fprintf(stderr, "asyncrun: blocked: task %" PRId64 " (%s) has run %.1f s without suspending, now at %s\n",
+            t ? (int64_t)t->id : 0, t ? task_name(t, name, sizeof name) : "?",
+            clock_now() - atomic_load(&rt->debug->step_began), where_at(L, 0, at, sizeof at));
+}
+
+static void debug_signal(int signo)
+{
+    (void)signo;
+    if (debug_rt && debug_rt->running_L)
+        lua_sethook(debug_rt->running_L, debug_hook, LUA_MASKCOUNT, 1);
+}
+
+static void *debug_watch(void *arg)
+{
+    struct debug *d = arg;
+    uint_fast64_t reported = 0;
+    const struct timespec tick = {0, 100 * 1000 * 1000};
+    while (!atomic_load(&d->stop)) {
+        nanosleep(&tick, NULL);
+        uint_fast64_t step = atomic_load(&d->step);
+        if (!(step & 1) || step == reported)
+            continue; /* no step running, or this one was reported */
+        if (clock_now() - atomic_load(&d->step_began) < DEBUG_BLOCKED_AFTER)
+            continue;
+        reported = step;
+        atomic_store(&d->hook_fired, false);
+        pthread_kill(d->loop_thread, DEBUG_SIGNAL);
+        nanosleep(&tick, NULL);
+        nanosleep(&tick, NULL);
+        if (!atomic_load(&d->hook_fired) && atomic_load(&d->step) == step) {
+            static const char msg[] = "asyncrun: blocked: a step has run over 1 s without "
+                                      "suspending, inside a C function (no Lua line to show)\n";
+            ssize_t n = write(2, msg, sizeof msg - 1);
+            (void)n;
+        }
+    }
+    return NULL;
+}
+
+int debug_open(struct rt *rt)
+{
+    struct sigaction sa;
+    struct debug *d;
+    int err;
+    if (!rt->opt->debug)
+        return 0;
+    d = calloc(1, sizeof *d);
+    if (!d)
+        return -ENOMEM;
+    d->loop_thread = pthread_self();
+    rt->debug = d;
+    debug_rt = rt;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = debug_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(DEBUG_SIGNAL, &sa, &d->saved);
+    err = pthread_create(&d->watchdog, NULL, debug_watch, d);
+    if (err) {
+        sigaction(DEBUG_SIGNAL, &d->saved, NULL);
+        debug_rt = NULL;
+        free(d);
+        rt->debug = NULL;
+        return -err;
+    }
+    return 0;
+}
+
+void debug_close(struct rt *rt)
+{
+    struct debug *d = rt->debug;
+    if (!d)
+        return;
+    atomic_store(&d->stop, true);
+    pthread_join(d->watchdog, NULL);
+    sigaction(DEBUG_SIGNAL, &d->saved, NULL);
+    debug_rt = NULL;
+    free(d);
+    rt->debug = NULL;
+}
+
+void debug_step_begin(struct rt *rt, struct task *t)
+{
+    (void)t;
+    atomic_store(&rt->debug->step_began, clock_now());
+    atomic_fetch_add(&rt->debug->step, 1);
+}
+
+void debug_step_end(struct rt *rt, struct task *t, bool suspended)
+{
+    char name[32], at[256];
+    atomic_fetch_add(&rt->debug->step, 1);
+    if (t->step_ran < rt->opt->slow)
+        return;
+    fflush(stdout);
+    fprintf(stderr, "asyncrun: slow step: task %" PRId64 " (%s) ran %.1f ms at %s\n",
+            (int64_t)t->id, task_name(t, name, sizeof name), t->step_ran * 1000,
+            suspended ? where_at(t->wait_L, 0, at, sizeof at) : "its end");
+}
+
+void debug_cancel_raised(struct rt *rt, struct task *t, lua_State *L)
+{
+    char name[32], at[256];
+    (void)rt;
+    if (!t->cancel_raised) {
+        t->cancel_raised = true;
+        return;
+    }
+    if (t->swallow_warned)
+        return;
+    t->swallow_warned = true;
+    fflush(stdout);
+    fprintf(stderr,
+            "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; "
+            "it is raised again at %s\n",
+            (int64_t)t->id, task_name(t, name, sizeof name), where_at(L, 1, at, sizeof at));
+}
