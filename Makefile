@@ -27,10 +27,10 @@ ASAN_BIN = build/asan/asyncrun
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
-               lua-cjson python3 valgrind procps
+               lua-cjson python3 valgrind procps groff-base
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all asan check check-normal asan-check demo deps clean
+.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean
 
 all: $(BIN)
 
@@ -90,6 +90,14 @@ check-normal: $(BIN)
 
 asan-check: $(ASAN_BIN)
 	@$(SAN_ENV) tests/run.sh $(ASAN_BIN) build/results-asan
+
+# The html trace rendered by a real headless Chromium (installed on demand).
+check-browser: $(BIN) browser-deps
+	@tests/browser/check.sh $(BIN)
+
+browser-deps:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium; }
 
 demo: $(BIN)
 	$(BIN) --trace examples/hello.lua

@@ -8,26 +8,29 @@ local spawn, first, shield, timeout = async.spawn, async.first, async.shield, as
 local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.scope
 local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
 local pack, unpack = table.pack, table.unpack
-local error, pcall, rawequal, ipairs, tostring = error, pcall, rawequal, ipairs, tostring
+local error, pcall, rawequal, ipairs, tostring, select = error, pcall, rawequal, ipairs, tostring, select
 local getmetatable, setmetatable, type = getmetatable, setmetatable, type
 local math_type = math.type
 
--- Argument errors in the form luaL_argerror gives, raised at the caller of `fname`.
-local function argerror(n, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3)
+-- Argument errors in the form luaL_argerror gives, raised at the caller of `fname`
+-- (level: of the caller, counted from argerror's own caller; 2 by default).
+local function argerror(n, fname, msg, level)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
 end
 
-local function typename(v)
-  return v == nil and "no value" or type(v)
+-- The type as luaL_typeerror names it; nargs tells an explicit nil from no value.
+local function typename(v, nargs)
+  if v == nil and (nargs or 0) == 0 then return "no value" end
+  return type(v)
 end
 
-local function check_tasks(tasks, fname)
+local function check_tasks(tasks, fname, nargs)
   if type(tasks) ~= "table" then
-    argerror(1, fname, "table expected, got " .. typename(tasks))
+    argerror(1, fname, "table expected, got " .. typename(tasks, nargs), 3)
   end
   for i = 1, #tasks do
     if not is_task(tasks[i]) then
-      argerror(1, fname, ("task expected at index %d, got %s"):format(i, typename(tasks[i])))
+      argerror(1, fname, ("task expected at index %d, got %s"):format(i, typename(tasks[i])), 3)
     end
   end
 end
@@ -68,8 +71,9 @@ end
 
 -- gather -----------------------------------------------------------------------------
 
-function async.gather(tasks)
-  check_tasks(tasks, "gather")
+function async.gather(...)
+  local tasks = ...
+  check_tasks(tasks, "gather", select("#", ...))
   local ok, failed = pcall(wait_all, tasks, true)
   if not ok then -- the caller was cancelled or timed out: take the tasks with it
     cancel_and_settle(tasks)
@@ -90,8 +94,9 @@ end
 
 -- as_completed ------------------------------------------------------------------------
 
-function async.as_completed(tasks)
-  check_tasks(tasks, "as_completed")
+function async.as_completed(...)
+  local tasks = ...
+  check_tasks(tasks, "as_completed", select("#", ...))
   local remaining = {}
   for i = 1, #tasks do remaining[i] = tasks[i] end
   return function()
@@ -135,29 +140,34 @@ function Scope:spawn(fn, ...)
   local t = spawn(fn, ...)
   self._cs:adopt(t)
   self._children[#self._children + 1] = t
+  if self._stopping then t:cancel() end -- the scope is failing or cancelled
   return t
+end
+
+local function scope_stop(s)
+  s._stopping = true
+  for _, t in ipairs(s._children) do t:cancel() end
 end
 
 function Scope:cancel()
   check_self(self, Scope, "cancel")
   self._cancelled = true
   self._cs:cancel()
-  for _, t in ipairs(self._children) do t:cancel() end
+  scope_stop(self)
 end
 
--- Waits for the children; a failure cancels the others. Returns normally once all finished.
-local function scope_wait(children)
+-- Waits until every child has finished, those spawned meanwhile by other children too;
+-- a failure cancels the others.
+local function scope_wait(s)
   while true do
-    local failed = wait_all(children, true)
-    if not failed or failed:status() == "done" then return end
-    for i = 1, #children do children[i]:cancel() end
-    -- the failure is recorded by its status; wait for the rest
-    local rest = {}
-    for i = 1, #children do
-      if not children[i]:done() then rest[#rest + 1] = children[i] end
+    if not s._stopping and first_failure(s._children) then scope_stop(s) end
+    local pending = {}
+    for _, t in ipairs(s._children) do
+      if not t:done() then pending[#pending + 1] = t end
     end
-    if #rest == 0 then return end
-    children = rest
+    if #pending == 0 then return end
+    local failed = wait_all(pending, true)
+    if failed and failed:status() ~= "done" then scope_stop(s) end
   end
 end
 
@@ -169,10 +179,8 @@ function async.scope(body)
   local r = pack(pcall(cs.run, cs, body, s))
   local body_err = not r[1] and r[2] or nil
   local absorbed = body_err ~= nil and rawequal(body_err, own)
-  if body_err ~= nil and not absorbed then
-    for _, t in ipairs(s._children) do t:cancel() end
-  end
-  local ok, err = pcall(scope_wait, s._children)
+  if body_err ~= nil and not absorbed then scope_stop(s) end
+  local ok, err = pcall(scope_wait, s)
   if not ok then -- the caller was cancelled while the children ran
     cancel_and_settle(s._children)
   end

@@ -80,14 +80,29 @@ void laux_check_interrupt(lua_State *L, struct task *t)
     }
 }
 
+/* [-0, +0, v] continuation of an interrupted suspension: raise what is pending */
+static int laux_interrupted_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    laux_check_interrupt(L, rt_of(L)->current);
+    return luaL_error(L, "interrupted");
+}
+
 struct task *laux_suspending_task(lua_State *L)
 {
+    struct cscope *s;
     struct task *t = rt_of(L)->current;
     if (!t)
         luaL_error(L, "attempt to suspend outside a task");
     if (!lua_isyieldable(L))
         laux_noyield_error(L);
-    laux_check_interrupt(L, t);
+    if (scope_pending(t, &s) != INT_NONE) {
+        /* raise it after one turn of the loop, so that a task swallowing its cancellation
+         * in a loop still lets timers (--timeout, the shutdown grace) and signals act */
+        t->wait = WAIT_READY;
+        laux_suspend(L, t, 0, laux_interrupted_k); /* does not return */
+    }
     return t;
 }
 

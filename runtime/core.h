@@ -26,6 +26,7 @@ enum wait_kind {
     WAIT_TASK,  /* its waiter node in one task's awaiters */
     WAIT_TASKS, /* on.tasks: a node in each of several tasks' awaiters */
     WAIT_PARK,  /* its waiter node in a park queue (queues, locks, events...) */
+    WAIT_IO,    /* its waiter node in an I/O source: fd readiness, process exit, signal */
 };
 
 /* Why the scheduler resumed a task; the binding's continuation turns it into results or an
@@ -50,6 +51,25 @@ struct waiter {
 struct waitq {
     struct waiter *head, *tail;
     size_t count;
+};
+
+/* Something outside the tasks that can wake them: an fd's readiness (a stream, a listening
+ * socket, a process's pidfd). Its watcher runs only while tasks wait on it; while it runs it
+ * is referenced, so the loop (and deadlock detection) knows the world may still act. */
+struct iosrc {
+    ev_io w;
+    struct waitq waiters;
+    const char *what;         /* static: "read", "write", "accept", "process" */
+    int label;                /* fd or pid, for on=what:label */
+};
+
+/* Something shutdown must close if the script did not: streams, servers, processes,
+ * signal listeners. Linked in rt->resources while open. */
+struct resource {
+    struct resource *prev, *next;
+    const char *kind;         /* static: "stream", "server", "process", "signal" */
+    void (*shutdown)(struct rt *rt, struct resource *r); /* close it, kill it... */
+    void (*describe)(struct resource *r, char *buf, size_t size);
 };
 
 /* A cancel scope on a task's stack: a timeout, a nursery, or a shield barrier. Entered and
@@ -107,6 +127,7 @@ struct task {
             bool all;         /* wake when all have finished, not at the first */
             bool failures;    /* with all: wake at the first failure too */
         } tasks;
+        struct iosrc *io;     /* borrowed: owned by a stream, server or process on the stack */
         struct {
             struct waitq *q;  /* borrowed: in the park queue's userdata, on the waiter's stack */
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
@@ -147,6 +168,7 @@ struct rt {
     lua_State *running_L;     /* the thread executing Lua now: a task's, or a coroutine in it */
     double fake_now;          /* --fake-time: the virtual clock; 0 when time is real */
     size_t io_waits;          /* waits on the world (I/O, processes): fake time must not jump */
+    struct resource *resources; /* borrowed: open resources, most recent first */
     size_t spawned, peak_live;
     struct timer_heap timers;
     ev_timer timer_watch;     /* fires at the earliest deadline of the heap */
@@ -157,7 +179,7 @@ struct rt {
     int pool_ref, pool_n;     /* ref: registry table of idle threads for reuse */
     int status;               /* exit status decided so far */
     int signal_status;        /* 130/143 once a signal cancelled main */
-    bool loop_open, shutting_down, closed, strict_failed, deadlocked, timed_out, grace_expired;
+    bool loop_open, shutting_down, closed, strict_failed, pipe_ignored_at_start, deadlocked, timed_out, grace_expired;
     FILE *trace;              /* NULL when tracing is off */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
@@ -167,8 +189,14 @@ struct rt {
 /* The runtime's clock: virtual under --fake-time. */
 double rt_now(const struct rt *rt);
 
-/* os.exit is leaving the process now: write the closing trace event and flush. */
+/* os.exit is leaving the process now: kill children, print stats, close the trace. */
 void rt_before_exit(struct rt *rt);
+
+/* stdout or stderr lost its reader: end the run quietly with status 141, as Unix tools do. */
+void rt_output_gone(struct rt *rt);
+
+/* Checks C stdio's error flags: a broken stdout/stderr pipe ends the run (rt_output_gone). */
+void rt_check_output(struct rt *rt);
 
 /* The rt pointer in any thread's extra space (tasks, user coroutines, the main thread). */
 static inline struct rt *rt_of(lua_State *L)

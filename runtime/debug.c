@@ -160,3 +160,17 @@ void debug_cancel_raised(struct rt *rt, struct task *t, lua_State *L)
             "it is raised again at %s\n",
             (int64_t)t->id, task_name(t, name, sizeof name), where_at(L, 1, at, sizeof at));
 }
+
+void debug_cancel_swallowed(struct rt *rt, struct task *t)
+{
+    char name[32];
+    (void)rt;
+    if (t->swallow_warned)
+        return;
+    t->swallow_warned = true;
+    fflush(stdout);
+    fprintf(stderr,
+            "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; "
+            "it finished normally\n",
+            (int64_t)t->id, task_name(t, name, sizeof name));
+}

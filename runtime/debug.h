@@ -13,5 +13,7 @@ void debug_step_begin(struct rt *rt, struct task *t);
 void debug_step_end(struct rt *rt, struct task *t, bool suspended);
 /* t is about to get its cancellation raised again: a pcall swallowed the previous one. */
 void debug_cancel_raised(struct rt *rt, struct task *t, lua_State *L);
+/* t finished normally although its cancellation was raised: something caught it. */
+void debug_cancel_swallowed(struct rt *rt, struct task *t);
 
 #endif

@@ -23,6 +23,9 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
     case WAIT_PARK:
         snprintf(buf, size, "%s", t->on.park.label);
         break;
+    case WAIT_IO:
+        snprintf(buf, size, "%s:%d", t->on.io->what, t->on.io->label);
+        break;
     case WAIT_READY:
         snprintf(buf, size, "%s", t->started ? "ready" : "start");
         break;
@@ -57,7 +60,14 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
     if (t->cancel_requested)
         fputs(" cancelling", out);
     if (!t->started) {
-        fputs(", not started\n", out);
+        lua_Debug ar;
+        task_push(L, t);
+        lua_getiuservalue(L, -1, UV_FN);
+        if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
+            fprintf(out, ", not started, body defined at %s:%d\n", ar.short_src, ar.linedefined);
+        else
+            fputs(", not started\n", out);
+        lua_pop(L, 1);
         return;
     }
     fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),

@@ -2,6 +2,8 @@
  * the run, cancellation of what is left, close, and the exit status decided in one place. */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
@@ -20,6 +22,7 @@
 #include "alloc.h"
 #include "stats.h"
 #include "debug.h"
+#include "resource.h"
 #include "clock.h"
 #include "lasync.h"
 
@@ -29,9 +32,30 @@
 void rt_before_exit(struct rt *rt)
 {
     fflush(stdout);
+    resource_shutdown(rt);
     stats_print(rt);
     trace_loop_close(rt);
     trace_close(rt);
+}
+
+void rt_output_gone(struct rt *rt)
+{
+    rt_before_exit(rt);
+    exit(ST_SIGPIPE);
+}
+
+static bool rt_pipe_broken(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+void rt_check_output(struct rt *rt)
+{
+    if ((ferror(stdout) && rt_pipe_broken(1)) || (ferror(stderr) && rt_pipe_broken(2)))
+        rt_output_gone(rt);
+    clearerr(stdout);
+    clearerr(stderr);
 }
 
 void rt_version(char *buf, unsigned size)
@@ -188,7 +212,7 @@ static int rt_pmain(lua_State *L)
 
     rt_open_loop(rt);
     if (opt->fake_time)
-        rt->fake_now = clock_now();
+        rt->fake_now = 1.0; /* a small exact epoch keeps virtual sums exact: 1 + 1000 - 1 */
     rt->t0 = rt_now(rt);
     rt->last_poll = clock_now();
     trace_loop_start(rt);
@@ -205,6 +229,7 @@ static int rt_pmain(lua_State *L)
         fputs("asyncrun: deadlock: no task can run and nothing can wake the main task\n", stderr);
         dump_tasks(rt, stderr);
     }
+    ev_run(rt->loop, EVRUN_NOWAIT); /* a signal that came during main's last step counts */
     if (task_finished(rt->main))
         rt_report_main(rt);
     if (opt->strict && rt->live.count > 0) {
@@ -214,6 +239,7 @@ static int rt_pmain(lua_State *L)
         dump_tasks(rt, stderr);
     }
     rt_shutdown(rt);
+    resource_shutdown(rt);
     stats_print(rt);
     trace_loop_close(rt);
     return 0;
@@ -280,6 +306,10 @@ int rt_run(const struct rt_options *opt)
         lua_close(L);
         return status;
     }
+    /* a peer that left makes writes fail with EPIPE, never kills the run */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, saved_pipe;
+    sigaction(SIGPIPE, &ign, &saved_pipe);
+    rt.pipe_ignored_at_start = saved_pipe.sa_handler == SIG_IGN;
     rt.timing = opt->trace != TRACE_OFF || opt->stats != STATS_OFF || opt->debug;
     if ((failed = rt_open(&rt, &err))) {
         fprintf(stderr, "asyncrun: %s: %s\n", failed, strerror(-err));
@@ -304,6 +334,8 @@ out:
     lua_close(L);
     if (rt.loop)
         ev_loop_destroy(rt.loop);
-    fflush(stdout);
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1) && status == ST_OK)
+        status = ST_SIGPIPE;
+    sigaction(SIGPIPE, &saved_pipe, NULL);
     return status;
 }

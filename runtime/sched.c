@@ -8,6 +8,7 @@
 #include "sched.h"
 #include "task.h"
 #include "timer.h"
+#include "io.h"
 #include "trace.h"
 #include "stats.h"
 #include "debug.h"
@@ -87,6 +88,9 @@ static void sched_arm(struct rt *rt, struct task *t)
         return;
     case WAIT_PARK:
         waitq_push(t->on.park.q, &t->w);
+        return;
+    case WAIT_IO:
+        iosrc_wait(rt, t);
         return;
     case WAIT_READY:
         sched_ready(rt, t, WAKE_OK);
@@ -183,6 +187,8 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
 {
     while (!stop(rt)) {
         rt->iterations++;
+        if (ferror(stdout) || ferror(stderr))
+            rt_check_output(rt);
         if (rt->ready.head) {
             sched_batch(rt);
             if (rt->ready.head) {

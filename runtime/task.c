@@ -7,9 +7,11 @@
 #include "task.h"
 #include "sched.h"
 #include "timer.h"
+#include "io.h"
 #include "trace.h"
 #include "scope.h"
 #include "stats.h"
+#include "debug.h"
 
 void waitq_push(struct waitq *q, struct waiter *w)
 {
@@ -180,6 +182,9 @@ void task_interrupt(struct rt *rt, struct task *t)
     case WAIT_TASKS:
         task_unwait_all(t);
         break;
+    case WAIT_IO:
+        iosrc_unwait(rt, t);
+        break;
     case WAIT_READY:
         /* woken but not resumed: unless something was handed over, raise at this wait */
         if (t->started && !t->handed)
@@ -337,6 +342,8 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
         }
         if (rt->trace)
             trace_done(rt, t);
+        if (rt->debug && t->cancel_raised)
+            debug_cancel_swallowed(rt, t);
     } else {
         lua_xmove(co, L, 1);
         /* stack: task, error */

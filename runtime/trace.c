@@ -140,30 +140,38 @@ static void trace_json(FILE *f, const struct field *fs, int n)
     fputc('}', f);
 }
 
-/* Chrome: an instant on the task's track (fs[0] is t, fs[1] the event, fs[2] the task). */
+/* Chrome: an instant on the task's track (fs[0] is t, fs[1] the event, then the task if
+ * any); loop events go on track 0. */
 static void trace_chrome_instant(FILE *f, const struct field *fs, int n)
 {
+    int64_t tid = n > 2 && strcmp(fs[2].key, "task") == 0 ? fs[2].v.i : 0;
     fprintf(f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"name\":",
-            n > 2 ? fs[2].v.i : 0, fs[0].v.d * 1e6);
+            tid, fs[0].v.d * 1e6);
     trace_json_string(f, fs[1].v.s);
     fputs(",\"args\":", f);
     trace_json(f, fs + 2, n > 2 ? n - 2 : 0);
     fputc('}', f);
 }
 
-/* Chrome: the step that just ended, as a slice, and the track's name as it is now. */
-static void trace_chrome_step(struct rt *rt, struct task *t, const char *label, const char *on,
-                              const char *at)
+/* Chrome: names the task's track "<id> <name>", with the name it has now. */
+static void trace_chrome_track(FILE *f, const struct task *t)
 {
-    char name[32];
-    FILE *f = rt->trace;
+    char name[32], track[96];
+    snprintf(track, sizeof track, "%" PRId64 " %s", (int64_t)t->id, task_name(t, name, sizeof name));
     fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%" PRId64
                ",\"args\":{\"name\":",
             (int64_t)t->id);
-    char track[96];
-    snprintf(track, sizeof track, "%" PRId64 " %s", (int64_t)t->id, task_name(t, name, sizeof name));
     trace_json_string(f, track);
-    fprintf(f, "}},\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
+    fputs("}}", f);
+}
+
+/* Chrome: the step that just ended, as a slice. */
+static void trace_chrome_step(struct rt *rt, struct task *t, const char *label, const char *on,
+                              const char *at)
+{
+    FILE *f = rt->trace;
+    trace_chrome_track(f, t);
+    fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
             (int64_t)t->id, t->step_at * 1e6, t->step_ran * 1e6);
     trace_json_string(f, label);
     fputs(",\"args\":{", f);
@@ -233,6 +241,8 @@ void trace_spawn(struct rt *rt, struct task *t, lua_State *L)
     char name[32], at[256];
     struct field fs[] = {TASK_FIELDS(rt, "spawn", t, name), FINT("parent", t->parent),
                          FSTR("at", where_at(L, 1, at, sizeof at))};
+    if (rt->opt->trace == TRACE_CHROME)
+        trace_chrome_track(rt->trace, t);
     trace_emit(rt, fs, 6);
 }
 
@@ -300,6 +310,8 @@ void trace_cancel(struct rt *rt, struct task *t)
 void trace_cancelled(struct rt *rt, struct task *t)
 {
     char name[32];
+    if (rt->opt->trace == TRACE_CHROME && !t->started)
+        trace_chrome_track(rt->trace, t); /* renamed before it could run */
     trace_end_step(rt, t, "cancelled");
     struct field fs[] = {TASK_FIELDS(rt, "cancelled", t, name)};
     trace_emit(rt, fs, 4);

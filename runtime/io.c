@@ -1,0 +1,60 @@
+#include <stddef.h>
+
+#include "io.h"
+#include "sched.h"
+#include "task.h"
+
+static void iosrc_stop(struct rt *rt, struct iosrc *src)
+{
+    if (!ev_is_active(&src->w))
+        return;
+    ev_io_stop(rt->loop, &src->w);
+    rt->io_waits--;
+}
+
+static void iosrc_wake_all(struct rt *rt, struct iosrc *src)
+{
+    struct waiter *w;
+    iosrc_stop(rt, src);
+    while ((w = waitq_pop(&src->waiters)))
+        sched_ready(rt, w->task, WAKE_OK);
+}
+
+static void iosrc_ready(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct iosrc *src = (struct iosrc *)((char *)w - offsetof(struct iosrc, w));
+    (void)revents;
+    iosrc_wake_all(ev_userdata(loop), src);
+}
+
+void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int label)
+{
+    ev_io_init(&src->w, iosrc_ready, fd, events);
+    src->waiters.head = src->waiters.tail = NULL;
+    src->waiters.count = 0;
+    src->what = what;
+    src->label = label;
+}
+
+void iosrc_wait(struct rt *rt, struct task *t)
+{
+    struct iosrc *src = t->on.io;
+    waitq_push(&src->waiters, &t->w);
+    if (!ev_is_active(&src->w)) {
+        ev_io_start(rt->loop, &src->w);
+        rt->io_waits++;
+    }
+}
+
+void iosrc_unwait(struct rt *rt, struct task *t)
+{
+    struct iosrc *src = t->on.io;
+    waitq_remove(&t->w);
+    if (src->waiters.count == 0)
+        iosrc_stop(rt, src);
+}
+
+void iosrc_release(struct rt *rt, struct iosrc *src)
+{
+    iosrc_wake_all(rt, src);
+}

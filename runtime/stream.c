@@ -1,0 +1,150 @@
+/* O_NONBLOCK lives on the open file, which fd 0-2 share with the shell and with C stdio: a
+ * pipe or tty is reopened through /proc/self/fd (a new open file of the same pipe or
+ * terminal, ours to make non-blocking), a socket is used with MSG_DONTWAIT, a regular file
+ * directly. Nothing ever changes the flags of an inherited descriptor. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stream.h"
+#include "io.h"
+#include "resource.h"
+
+static void stream_shutdown(struct rt *rt, struct resource *r)
+{
+    stream_close(rt, (struct stream *)r);
+}
+
+static void stream_describe(struct resource *r, char *buf, size_t size)
+{
+    struct stream *s = (struct stream *)r;
+    snprintf(buf, size, "%s (fd %d)", s->name, s->fd);
+}
+
+void stream_init(struct rt *rt, struct stream *s, int fd, enum stream_kind kind, bool owned,
+                 const char *name)
+{
+
+    memset(s, 0, sizeof *s);
+    s->fd = fd;
+    s->kind = (uint8_t)kind;
+    s->owned = owned;
+    s->name = name;
+    iosrc_init(&s->rd, fd, EV_READ, "read", fd);
+    iosrc_init(&s->wr, fd, EV_WRITE, "write", fd);
+    s->res.kind = "stream";
+    s->res.shutdown = stream_shutdown;
+    s->res.describe = stream_describe;
+    if (owned)
+        resource_add(rt, &s->res);
+}
+
+int stream_open_std(struct rt *rt, struct stream *s, int fd)
+{
+    static const char *const names[] = {"stdin", "stdout", "stderr"};
+    struct stat st;
+    char path[32];
+    int nfd;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (S_ISSOCK(st.st_mode)) {
+        stream_init(rt, s, fd, STREAM_SOCKET, false, names[fd]);
+        s->std = true;
+        return 0;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        nfd = open(path, (fd == 0 ? O_RDONLY : O_WRONLY) | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (nfd >= 0) {
+            stream_init(rt, s, nfd, STREAM_FD, true, names[fd]);
+            resource_remove(rt, &s->res); /* the runtime's own: closed without a report */
+            s->std = true;
+            return 0;
+        }
+    }
+    /* a regular file, or no /proc: a private descriptor on the same open file, used as is */
+    nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (nfd < 0)
+        return -errno;
+    stream_init(rt, s, nfd, S_ISREG(st.st_mode) ? STREAM_FILE : STREAM_FD, true, names[fd]);
+    resource_remove(rt, &s->res);
+    s->std = true;
+    return 0;
+}
+
+ssize_t stream_fill(struct stream *s)
+{
+    enum { CHUNK = 16384 };
+    ssize_t n;
+    if (s->off > 0 && (s->len == 0 || s->off > s->cap / 2)) {
+        memmove(s->buf, s->buf + s->off, s->len);
+        s->off = 0;
+    }
+    if (s->cap - s->off - s->len < CHUNK) {
+        size_t cap = s->cap ? s->cap * 2 : CHUNK;
+        while (cap - s->off - s->len < CHUNK)
+            cap *= 2;
+        char *b = realloc(s->buf, cap);
+        if (!b)
+            return -ENOMEM;
+        s->buf = b;
+        s->cap = cap;
+    }
+    char *dst = s->buf + s->off + s->len;
+    size_t room = s->cap - s->off - s->len;
+    do {
+        if (s->kind == STREAM_SOCKET)
+            n = recv(s->fd, dst, room, MSG_DONTWAIT);
+        else
+            n = read(s->fd, dst, room);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (n == 0)
+        s->eof = true;
+    s->len += (size_t)n;
+    return n;
+}
+
+void stream_consume(struct stream *s, size_t n)
+{
+    s->off += n;
+    s->len -= n;
+    if (s->len == 0)
+        s->off = 0;
+}
+
+ssize_t stream_send(struct stream *s, const char *p, size_t n)
+{
+    ssize_t w;
+    do {
+        if (s->kind == STREAM_SOCKET)
+            w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+        else
+            w = write(s->fd, p, n); /* SIGPIPE is ignored: a gone reader is EPIPE */
+    } while (w < 0 && errno == EINTR);
+    if (w < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    return w;
+}
+
+void stream_close(struct rt *rt, struct stream *s)
+{
+    if (s->closed)
+        return;
+    s->closed = true;
+    iosrc_release(rt, &s->rd);
+    iosrc_release(rt, &s->wr);
+    if (s->owned) {
+        close(s->fd);
+        resource_remove(rt, &s->res);
+    }
+    free(s->buf);
+    s->buf = NULL;
+    s->off = s->len = s->cap = 0;
+}
