@@ -436,3 +436,38 @@ function Future:await()
   if self._failed then error(self._values, 0) end
   return unpack(self._values, 1, self._values.n)
 end
+
+-- capture: run a process and collect both its streams at once -------------------------
+
+function async.capture(argv, opts)
+  if type(argv) ~= "table" then argerror(1, "capture", "table expected, got " .. typename(argv, 1)) end
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(2, "capture", "table expected, got " .. type(opts))
+  end
+  opts = opts or {}
+  local input = opts.input
+  if input ~= nil and type(input) ~= "string" then
+    argerror(2, "capture", "opts.input must be a string")
+  end
+  local p, err, code = async.exec(argv, {
+    stdin = input and "pipe" or opts.stdin or "null", stdout = "pipe", stderr = "pipe",
+    env = opts.env, cwd = opts.cwd,
+  })
+  if not p then return nil, err, code end
+  local out, errs
+  -- both pipes are drained at once: a child filling one of them never blocks
+  local ok, e = pcall(async.scope, function(s)
+    if input then
+      s:spawn(function() p.stdin:write(input); p.stdin:close() end)
+    end
+    s:spawn(function() out = p.stdout:read("a"); p.stdout:close() end)
+    s:spawn(function() errs = p.stderr:read("a"); p.stderr:close() end)
+  end)
+  if not ok then -- cancelled or timed out: the child goes too
+    p:kill("KILL")
+    shield(p.wait, p)
+    error(e, 0)
+  end
+  local c, sig = p:wait()
+  return out, errs, c, sig
+end

@@ -17,6 +17,7 @@ static int luaopen_async(lua_State *L)
     lscope_open(L, core);
     lpark_open(L, core);
     lstream_open(L);
+    lproc_open(L);
     lua_pop(L, 1);
     /* stack: async, core */
     if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)

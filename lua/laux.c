@@ -130,3 +130,14 @@ void laux_resumed(lua_State *L, struct task *t)
         break;
     }
 }
+
+int laux_failure(lua_State *L, int err, const char *what)
+{
+    lua_pushnil(L);
+    if (what)
+        lua_pushfstring(L, "%s: %s", what, strerror(err));
+    else
+        lua_pushstring(L, strerror(err));
+    lua_pushinteger(L, err);
+    return 3;
+}

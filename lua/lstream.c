@@ -97,15 +97,6 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
     }
 }
 
-/* [-0, +1, m] turns errno into nil, message, errno on the stack; returns 3 */
-static int lstream_failure(lua_State *L, int err)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, strerror(err));
-    lua_pushinteger(L, err);
-    return 3;
-}
-
 /* stack: stream, formats (nfmt), results (done so far). ctx = nfmt << 16 | done */
 static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
 {
@@ -114,13 +105,13 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
     if (status == LUA_YIELD)
         laux_resumed(L, rt_of(L)->current);
     if (s->closed)
-        return lstream_failure(L, EBADF);
+        return laux_failure(L, EBADF, NULL);
     for (; done < nfmt; done++) {
         int r = lstream_read_one(L, s, 2 + done, &err);
         if (r == READ_EOF)
             return done + 1;
         if (r == READ_ERROR)
-            return lstream_failure(L, err);
+            return laux_failure(L, err, NULL);
         if (r == READ_WAIT) {
             struct task *t = laux_suspending_task(L);
             t->wait = WAIT_IO;
@@ -156,11 +147,11 @@ static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
     if (status == LUA_YIELD)
         laux_resumed(L, rt_of(L)->current);
     if (s->closed)
-        return lstream_failure(L, EBADF);
+        return laux_failure(L, EBADF, NULL);
     while (s->len == 0 && !s->eof) {
         int r = lstream_fill(s, &err);
         if (r == READ_ERROR)
-            return lstream_failure(L, err);
+            return laux_failure(L, err, NULL);
         if (r == READ_WAIT) {
             struct task *t = laux_suspending_task(L);
             t->wait = WAIT_IO;
@@ -221,7 +212,7 @@ static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
     if (status == LUA_YIELD)
         laux_resumed(L, rt_of(L)->current);
     if (s->closed)
-        return lstream_failure(L, EBADF);
+        return laux_failure(L, EBADF, NULL);
     for (; i <= nargs; i++, off = 0) {
         size_t len;
         const char *p = lua_tolstring(L, i, &len);
@@ -234,7 +225,7 @@ static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
             if (n != -EAGAIN) {
                 if (n == -EPIPE && s->std)
                     rt_output_gone(rt_of(L));
-                return lstream_failure(L, (int)-n);
+                return laux_failure(L, (int)-n, NULL);
             }
             struct task *t = laux_suspending_task(L);
             t->wait = WAIT_IO;

@@ -1,0 +1,139 @@
+/* A child's exit is seen through its pidfd (Linux 5.3+), not libev's ev_child, which on the
+ * default loop reaps every child with waitpid(-1) and breaks io.popen and os.execute. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "proc.h"
+#include "io.h"
+#include "resource.h"
+
+extern char **environ;
+
+static void proc_shutdown(struct rt *rt, struct resource *r)
+{
+    proc_close(rt, (struct proc *)r);
+}
+
+static void proc_describe(struct resource *r, char *buf, size_t size)
+{
+    snprintf(buf, size, "%d (still running: killed)", (int)((struct proc *)r)->pid);
+}
+
+/* File actions making fd 0-2 what the caller asked for. */
+static int proc_actions(posix_spawn_file_actions_t *fa, const struct proc_stdio *stdio,
+                        const char *cwd)
+{
+    int err = 0;
+    for (int i = 0; i < 3 && !err; i++) {
+        if (stdio->fd[i] == -2)
+            err = posix_spawn_file_actions_addopen(fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
+        else if (stdio->fd[i] >= 0)
+            err = posix_spawn_file_actions_adddup2(fa, stdio->fd[i], i);
+    }
+    if (!err && cwd)
+        err = posix_spawn_file_actions_addchdir_np(fa, cwd);
+    return err;
+}
+
+int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const envp[],
+               const char *cwd, const struct proc_stdio *stdio)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    sigset_t none, defaults;
+    int err;
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    if (!rt->pipe_ignored_at_start)
+        sigaddset(&defaults, SIGPIPE); /* ignored by asyncrun itself, not by its children */
+    if ((err = posix_spawn_file_actions_init(&fa)) != 0)
+        return -err;
+    if ((err = posix_spawnattr_init(&attr)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        return -err;
+    }
+    err = proc_actions(&fa, stdio, cwd);
+    if (!err)
+        err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!err)
+        err = posix_spawnattr_setsigmask(&attr, &none);
+    if (!err)
+        err = posix_spawnattr_setsigdefault(&attr, &defaults);
+    if (!err)
+        err = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err)
+        return -err;
+    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+    if (p->pidfd < 0) {
+        err = errno;
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+        return -err;
+    }
+    fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+    iosrc_init(&p->exit, p->pidfd, EV_READ, "process", (int)p->pid);
+    p->res.kind = "process";
+    p->res.shutdown = proc_shutdown;
+    p->res.describe = proc_describe;
+    resource_add(rt, &p->res);
+    return 0;
+}
+
+bool proc_reap(struct rt *rt, struct proc *p)
+{
+    int status;
+    if (p->reaped)
+        return true;
+    pid_t r;
+    do
+        r = waitpid(p->pid, &status, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return false;
+    p->reaped = true;
+    if (r < 0) { /* somebody else reaped it (a SIGCHLD handler of a C module): unknown */
+        p->code = -1;
+    } else if (WIFSIGNALED(status)) {
+        p->signo = WTERMSIG(status);
+    } else {
+        p->code = WEXITSTATUS(status);
+    }
+    iosrc_release(rt, &p->exit);
+    close(p->pidfd);
+    p->pidfd = -1;
+    resource_remove(rt, &p->res);
+    return true;
+}
+
+int proc_kill(struct proc *p, int signo)
+{
+    if (p->reaped)
+        return -ESRCH;
+    return kill(p->pid, signo) == 0 ? 0 : -errno;
+}
+
+void proc_close(struct rt *rt, struct proc *p)
+{
+    if (p->reaped || p->pid == 0)
+        return;
+    kill(p->pid, SIGKILL);
+    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    p->reaped = true;
+    p->signo = SIGKILL;
+    iosrc_release(rt, &p->exit);
+    close(p->pidfd);
+    p->pidfd = -1;
+    resource_remove(rt, &p->res);
+}
