@@ -471,3 +471,84 @@ function async.capture(argv, opts)
   local c, sig = p:wait()
   return out, errs, c, sig
 end
+
+-- tcp and unix: connecting to each address in turn, and servers --------------------------
+
+local EMFILE, ENFILE = 24, 23
+
+local function is_numeric(host)
+  return host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true)
+end
+
+local function tcp_connect(host, port)
+  if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
+  if math_type(port) ~= "integer" then argerror(2, "connect", "integer expected, got " .. typename(port, 1)) end
+  local addrs, err, code = { host }, nil, nil
+  if not is_numeric(host) then
+    addrs, err, code = async.resolve(host)
+    if not addrs then return nil, err, code end
+  end
+  for _, addr in ipairs(addrs) do
+    local s
+    s, err, code = core.connect(addr, port)
+    if s then return s end
+  end
+  return nil, err, code
+end
+
+local Server = { __name = "async.Server" }
+Server.__index = Server
+
+function Server:port() return self._sock:port() end
+function Server:close() self._sock:close() end
+function Server:wait() return self._acceptor:await() end
+
+-- Each connection runs handler(stream) in a task of its own; the stream is closed when the
+-- handler returns or fails. Accepting pauses briefly when descriptors run out (EMFILE),
+-- instead of spinning on a listening socket that stays readable.
+local function serve(sock, handler, label)
+  local server = setmetatable({ _sock = sock }, Server)
+  server._acceptor = spawn(function()
+    while true do
+      local s, _, code = sock:accept()
+      if s then
+        spawn(function()
+          local _ <close> = s
+          return handler(s)
+        end)
+      elseif sock:closed() then
+        return
+      elseif code == EMFILE or code == ENFILE then
+        async.sleep(0.1)
+      end
+    end
+  end)
+  server._acceptor.name = label
+  return server
+end
+
+local function tcp_listen(host, port, handler, opts)
+  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
+  if math_type(port) ~= "integer" then argerror(2, "listen", "integer expected, got " .. typename(port, 1)) end
+  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
+  if host == "localhost" then host = "127.0.0.1" end
+  local sock, err, code = core.listen(host, port, opts and opts.reuseport)
+  if not sock then return nil, err, code end
+  return serve(sock, handler, "server:" .. sock:port())
+end
+
+async.tcp = { connect = tcp_connect, listen = tcp_listen }
+
+async.unix = {
+  connect = function(path)
+    if type(path) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(path, 1)) end
+    return core.connect(path)
+  end,
+  listen = function(path, handler)
+    if type(path) ~= "string" then argerror(1, "listen", "string expected, got " .. typename(path, 1)) end
+    if type(handler) ~= "function" then argerror(2, "listen", "function expected, got " .. typename(handler, 1)) end
+    local sock, err, code = core.listen(path)
+    if not sock then return nil, err, code end
+    return serve(sock, handler, "server:" .. path)
+  end,
+}

@@ -18,6 +18,8 @@ static int luaopen_async(lua_State *L)
     lpark_open(L, core);
     lstream_open(L);
     lproc_open(L);
+    lnet_open(L, core);
+    lsignal_open(L);
     lua_pop(L, 1);
     /* stack: async, core */
     if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)

@@ -15,6 +15,8 @@ void lscope_open(lua_State *L, int core);
 void lpark_open(lua_State *L, int core);
 void lstream_open(lua_State *L);
 void lproc_open(lua_State *L);
+void lnet_open(lua_State *L, int core);
+void lsignal_open(lua_State *L);
 /* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */
 void lcoro_patch(lua_State *L);
 void los_patch(lua_State *L);

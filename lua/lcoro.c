@@ -8,6 +8,7 @@
 
 #include "lasync.h"
 #include "sched.h"
+#include "resolve.h"
 
 enum { LCORO_RESUME, LCORO_WRAP };
 
@@ -84,6 +85,8 @@ static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
             return lua_yieldk(L, 1, how, lcoro_forwarded);
         }
         /* the request cannot travel further up: let the inner call raise it */
+        if (t->wait == WAIT_RESOLVE)
+            resolve_free(t->on.resolve); /* never submitted */
         t->wait = WAIT_NONE;
         t->wake = WAKE_NOYIELD;
         return lcoro_forwarded(L, LUA_OK, how);

@@ -27,6 +27,8 @@ enum wait_kind {
     WAIT_TASKS, /* on.tasks: a node in each of several tasks' awaiters */
     WAIT_PARK,  /* its waiter node in a park queue (queues, locks, events...) */
     WAIT_IO,    /* its waiter node in an I/O source: fd readiness, process exit, signal */
+    WAIT_RESOLVE, /* on.resolve: a name lookup in the worker pool */
+    WAIT_SIGNAL, /* its waiter node in a signal listener */
 };
 
 /* Why the scheduler resumed a task; the binding's continuation turns it into results or an
@@ -128,6 +130,8 @@ struct task {
             bool failures;    /* with all: wake at the first failure too */
         } tasks;
         struct iosrc *io;     /* borrowed: owned by a stream, server or process on the stack */
+        struct resolve_req *resolve; /* borrowed: the pool owns it until the task is woken */
+        struct siglistener *sig; /* borrowed: a userdata on the waiting thread's stack */
         struct {
             struct waitq *q;  /* borrowed: in the park queue's userdata, on the waiter's stack */
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
@@ -183,6 +187,7 @@ struct rt {
     FILE *trace;              /* NULL when tracing is off */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
+    struct resolve_pool *resolver; /* owned: started by the first lookup */
     struct debug *debug;      /* owned: NULL without --debug */
 };
 

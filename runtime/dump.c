@@ -7,6 +7,9 @@
 #include "dump.h"
 #include "where.h"
 #include "task.h"
+#include "resolve.h"
+#include "signal.h"
+#include "signame.h"
 
 const char *dump_wait(const struct task *t, char *buf, size_t size)
 {
@@ -22,6 +25,12 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         break;
     case WAIT_PARK:
         snprintf(buf, size, "%s", t->on.park.label);
+        break;
+    case WAIT_SIGNAL:
+        snprintf(buf, size, "signal:%s", signame_name(t->on.sig->signo));
+        break;
+    case WAIT_RESOLVE:
+        snprintf(buf, size, "resolve:%s", t->on.resolve->host);
         break;
     case WAIT_IO:
         snprintf(buf, size, "%s:%d", t->on.io->what, t->on.io->label);

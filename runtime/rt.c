@@ -23,6 +23,7 @@
 #include "stats.h"
 #include "debug.h"
 #include "resource.h"
+#include "resolve.h"
 #include "clock.h"
 #include "lasync.h"
 
@@ -189,6 +190,7 @@ static void rt_close_loop(struct rt *rt)
     rt->loop_open = false;
     rt_stop_deadline(rt);
     signal_restore(rt);
+    resolve_close(rt);
     timer_close(rt);
 }
 

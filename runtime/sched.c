@@ -9,6 +9,8 @@
 #include "task.h"
 #include "timer.h"
 #include "io.h"
+#include "signal.h"
+#include "resolve.h"
 #include "trace.h"
 #include "stats.h"
 #include "debug.h"
@@ -92,6 +94,13 @@ static void sched_arm(struct rt *rt, struct task *t)
     case WAIT_IO:
         iosrc_wait(rt, t);
         return;
+    case WAIT_SIGNAL:
+        signal_wait(rt, t);
+        return;
+    case WAIT_RESOLVE:
+        if (resolve_submit(rt, t->on.resolve) != 0)
+            sched_ready(rt, t, WAKE_NOMEM);
+        return;
     case WAIT_READY:
         sched_ready(rt, t, WAKE_OK);
         return;
@@ -139,7 +148,6 @@ static void sched_step(struct rt *rt, struct task *t)
         co = t->co;
     }
     t->wait = WAIT_NONE;
-    t->handed = false;
     t->state = TASK_RUNNING;
     rt->current = t;
     rt->running_L = co;
@@ -148,6 +156,7 @@ static void sched_step(struct rt *rt, struct task *t)
     status = lua_resume(co, rt->L, nargs, &nres);
     rt->current = NULL;
     rt->running_L = NULL;
+    t->handed = false; /* its continuation has seen it */
     if (rt->timing) {
         t->step_ran = clock_now() - started;
         t->run_time += t->step_ran;

@@ -1,41 +1,47 @@
 /* The signals asyncrun handles itself. SIGINT and SIGTERM cancel the main task; SIGQUIT and
- * SIGUSR1 print the task dump and the run goes on. The handler only counts and wakes the
- * loop through an ev_async; the loop thread does the rest. A second SIGINT must work while
- * a task hogs the loop, so it is handled in the handler itself: default disposition,
- * re-raise, and the process dies by SIGINT as a shell expects. A signal ignored when
- * asyncrun started stays ignored. */
+ * SIGUSR1 print the task dump and the run goes on; any catchable signal can have listeners
+ * (async.signal), and a listener for INT or TERM replaces the cancellation. The handler only
+ * counts and wakes the loop through an ev_async; the loop thread does the rest. A second
+ * SIGINT must work while a task hogs the loop, so it is handled in the handler itself:
+ * default disposition, re-raise, and the process dies by SIGINT as a shell expects. A
+ * signal ignored when asyncrun started stays ignored unless a listener asks for it. */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "signal.h"
 #include "task.h"
 #include "trace.h"
 #include "dump.h"
+#include "resource.h"
+#include "sched.h"
+#include "signame.h"
 
-enum { SIG_INT, SIG_TERM, SIG_QUIT, SIG_USR1, SIG_COUNT };
-
-static const int signal_numbers[SIG_COUNT] = {SIGINT, SIGTERM, SIGQUIT, SIGUSR1};
+#define SIGNAL_MAX 65
 
 /* Signal handlers cannot take arguments: the rt is reached through signal_rt, written
- * before the handlers are installed; the counters are the handlers' only writes. */
+ * before any handler is installed; the counters and flags below are the handlers'. */
 static struct rt *signal_rt;
-static volatile sig_atomic_t signal_count[SIG_COUNT];
-static sig_atomic_t signal_seen[SIG_COUNT]; /* loop thread only */
-static struct sigaction signal_saved[SIG_COUNT];
-static bool signal_caught[SIG_COUNT];
+static volatile sig_atomic_t signal_count[SIGNAL_MAX];
+static volatile sig_atomic_t signal_listened[SIGNAL_MAX];
+static volatile sig_atomic_t signal_int_acted; /* a SIGINT has cancelled the main task */
+static sig_atomic_t signal_seen[SIGNAL_MAX]; /* loop thread only */
+static struct sigaction signal_saved[SIGNAL_MAX];
+static bool signal_caught[SIGNAL_MAX];
+static struct siglistener *signal_listeners[SIGNAL_MAX];
 
 static void signal_handler(int signo)
 {
-    for (int i = 0; i < SIG_COUNT; i++) {
-        if (signal_numbers[i] != signo)
-            continue;
-        if (i == SIG_INT && signal_count[i] > 0) {
-            signal(SIGINT, SIG_DFL);
-            raise(SIGINT);
-            return;
-        }
-        signal_count[i]++;
+    if (signo <= 0 || signo >= SIGNAL_MAX)
+        return;
+    if (signo == SIGINT && !signal_listened[signo]
+        && (signal_int_acted || signal_count[signo] != signal_seen[signo])) {
+        signal(SIGINT, SIG_DFL); /* the second Ctrl-C: leave now, even from a busy step */
+        raise(SIGINT);
+        return;
     }
+    signal_count[signo]++;
     ev_async_send(signal_rt->loop, &signal_rt->signal_watch);
 }
 
@@ -47,25 +53,30 @@ static void signal_cancel_main(struct rt *rt, int status, const char *by)
         task_cancel(rt, rt->main, by, 0);
 }
 
-/* true when signal i arrived since the last look */
-static bool signal_arrived_now(int i)
+/* Hands pending deliveries to the listener's waiting tasks, one each. */
+static void signal_serve(struct rt *rt, struct siglistener *l)
 {
-    sig_atomic_t n = signal_count[i];
-    bool arrived = n != signal_seen[i];
-    signal_seen[i] = n;
-    return arrived;
+    struct waiter *w;
+    while (l->pending > 0 && (w = l->waiters.head)) {
+        l->pending--;
+        signal_unwait(rt, w->task);
+        task_hand_off(rt, w->task);
+    }
 }
 
-static void signal_arrived(struct ev_loop *loop, ev_async *w, int revents)
+static void signal_deliver(struct rt *rt, int signo, unsigned n)
 {
-    struct rt *rt = ev_userdata(loop);
-    (void)w;
-    (void)revents;
-    if (signal_arrived_now(SIG_INT))
+    if (signal_listeners[signo]) {
+        for (struct siglistener *l = signal_listeners[signo]; l; l = l->next) {
+            l->pending += n;
+            signal_serve(rt, l);
+        }
+    } else if (signo == SIGINT) {
+        signal_int_acted = 1;
         signal_cancel_main(rt, 130, "signal:INT");
-    if (signal_arrived_now(SIG_TERM))
+    } else if (signo == SIGTERM) {
         signal_cancel_main(rt, 143, "signal:TERM");
-    if (signal_arrived_now(SIG_QUIT) | signal_arrived_now(SIG_USR1)) {
+    } else if (signo == SIGQUIT || signo == SIGUSR1) {
         trace_flush(rt);
         fflush(stdout);
         fputs("asyncrun: task dump (the run goes on)\n", stderr);
@@ -73,38 +84,132 @@ static void signal_arrived(struct ev_loop *loop, ev_async *w, int revents)
     }
 }
 
-/* Installs the handler unless the signal was ignored when asyncrun started. */
-static bool signal_catch(int signo, struct sigaction *saved)
+static void signal_arrived(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct rt *rt = ev_userdata(loop);
+    (void)w;
+    (void)revents;
+    for (int signo = 1; signo < SIGNAL_MAX; signo++) {
+        sig_atomic_t n = signal_count[signo];
+        if (n == signal_seen[signo])
+            continue;
+        unsigned delta = (unsigned)(n - signal_seen[signo]);
+        signal_seen[signo] = n;
+        signal_deliver(rt, signo, delta);
+    }
+}
+
+/* Installs the handler; unless forced, not for a signal ignored when asyncrun started. */
+static bool signal_catch(int signo, bool force)
 {
     struct sigaction sa;
-    if (sigaction(signo, NULL, saved) != 0 || saved->sa_handler == SIG_IGN)
+    if (signal_caught[signo])
+        return true;
+    if (sigaction(signo, NULL, &signal_saved[signo]) != 0
+        || (!force && signal_saved[signo].sa_handler == SIG_IGN))
         return false;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = signal_handler;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    return sigaction(signo, &sa, NULL) == 0;
+    signal_caught[signo] = sigaction(signo, &sa, NULL) == 0;
+    return signal_caught[signo];
 }
 
 void signal_install(struct rt *rt)
 {
+    static const int own[] = {SIGINT, SIGTERM, SIGQUIT, SIGUSR1};
     signal_rt = rt;
     ev_async_init(&rt->signal_watch, signal_arrived);
     ev_async_start(rt->loop, &rt->signal_watch);
     ev_unref(rt->loop); /* an internal watcher: it must not hide a deadlock */
-    for (int i = 0; i < SIG_COUNT; i++) {
-        signal_count[i] = signal_seen[i] = 0;
-        signal_caught[i] = signal_catch(signal_numbers[i], &signal_saved[i]);
+    for (int i = 0; i < SIGNAL_MAX; i++) {
+        signal_count[i] = signal_seen[i] = signal_listened[i] = 0;
+        signal_int_acted = 0;
+        signal_caught[i] = false;
+        signal_listeners[i] = NULL;
     }
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        signal_catch(own[i], false);
 }
 
 void signal_restore(struct rt *rt)
 {
-    for (int i = 0; i < SIG_COUNT; i++) {
+    for (int i = 1; i < SIGNAL_MAX; i++) {
         if (signal_caught[i])
-            sigaction(signal_numbers[i], &signal_saved[i], NULL);
+            sigaction(i, &signal_saved[i], NULL);
         signal_caught[i] = false;
     }
     ev_ref(rt->loop);
     ev_async_stop(rt->loop, &rt->signal_watch);
+}
+
+static void signal_shutdown(struct rt *rt, struct resource *r)
+{
+    signal_unlisten(rt, (struct siglistener *)r);
+}
+
+static void signal_describe(struct resource *r, char *buf, size_t size)
+{
+    const char *name = signame_name(((struct siglistener *)r)->signo);
+    snprintf(buf, size, "listener for %s", name ? name : "?");
+}
+
+int signal_listen(struct rt *rt, struct siglistener *l, int signo)
+{
+    if (signo <= 0 || signo >= SIGNAL_MAX || signo == SIGKILL || signo == SIGSTOP)
+        return -EINVAL;
+    if (!signal_catch(signo, true))
+        return -errno;
+    memset(l, 0, sizeof *l);
+    l->signo = signo;
+    l->next = signal_listeners[signo];
+    signal_listeners[signo] = l;
+    signal_listened[signo] = 1;
+    l->res.kind = "signal";
+    l->res.shutdown = signal_shutdown;
+    l->res.describe = signal_describe;
+    resource_add(rt, &l->res);
+    return 0;
+}
+
+bool signal_take(struct siglistener *l)
+{
+    if (l->pending == 0)
+        return false;
+    l->pending--;
+    return true;
+}
+
+void signal_wait(struct rt *rt, struct task *t)
+{
+    waitq_push(&t->on.sig->waiters, &t->w);
+    rt->io_waits++;
+    ev_ref(rt->loop); /* a delivery may still come: not a deadlock */
+}
+
+void signal_unwait(struct rt *rt, struct task *t)
+{
+    waitq_remove(&t->w);
+    rt->io_waits--;
+    ev_unref(rt->loop);
+}
+
+void signal_unlisten(struct rt *rt, struct siglistener *l)
+{
+    struct waiter *w;
+    if (l->closed)
+        return;
+    l->closed = true;
+    while ((w = l->waiters.head)) {
+        signal_unwait(rt, w->task);
+        sched_ready(rt, w->task, WAKE_OK);
+    }
+    struct siglistener **p = &signal_listeners[l->signo];
+    while (*p && *p != l)
+        p = &(*p)->next;
+    if (*p)
+        *p = l->next;
+    signal_listened[l->signo] = signal_listeners[l->signo] != NULL;
+    resource_remove(rt, &l->res);
 }

@@ -8,6 +8,8 @@
 #include "sched.h"
 #include "timer.h"
 #include "io.h"
+#include "signal.h"
+#include "resolve.h"
 #include "trace.h"
 #include "scope.h"
 #include "stats.h"
@@ -184,6 +186,12 @@ void task_interrupt(struct rt *rt, struct task *t)
         break;
     case WAIT_IO:
         iosrc_unwait(rt, t);
+        break;
+    case WAIT_RESOLVE:
+        resolve_abandon(rt, t->on.resolve);
+        break;
+    case WAIT_SIGNAL:
+        signal_unwait(rt, t);
         break;
     case WAIT_READY:
         /* woken but not resumed: unless something was handed over, raise at this wait */

@@ -1,0 +1,246 @@
+/* Name lookup and the socket primitives under async.tcp and async.unix (lua/async.lua puts
+ * the connect-to-each-address loop and the accepting task on top). */
+#include <errno.h>
+#include <netdb.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <lauxlib.h>
+
+#include "lasync.h"
+#include "laux.h"
+#include "lstream.h"
+#include "io.h"
+#include "net.h"
+#include "resolve.h"
+#include "resource.h"
+
+#define SERVER_MT "async.Server"
+
+struct server {
+    struct resource res;
+    int fd, port;
+    bool closed;
+    struct iosrc acc;
+};
+
+static void lnet_server_close(struct rt *rt, struct server *sv)
+{
+    if (sv->closed)
+        return;
+    sv->closed = true;
+    iosrc_release(rt, &sv->acc); /* before close: epoll follows the open file */
+    close(sv->fd);
+    resource_remove(rt, &sv->res);
+}
+
+static void lnet_server_shutdown(struct rt *rt, struct resource *r)
+{
+    lnet_server_close(rt, (struct server *)r);
+}
+
+static void lnet_server_describe(struct resource *r, char *buf, size_t size)
+{
+    struct server *sv = (struct server *)r;
+    snprintf(buf, size, "listening on port %d (fd %d)", sv->port, sv->fd);
+}
+
+/* [-0, +1|3, e y] continuation of resolve: the request is ours again */
+static int lnet_resolve_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct task *t = rt_of(L)->current;
+    struct resolve_req *req = t->on.resolve;
+    (void)status;
+    (void)ctx;
+    if (t->wake == WAKE_NOMEM)
+        resolve_free(req); /* it never reached the pool */
+    laux_resumed(L, t);    /* an interrupted lookup was abandoned to the pool */
+    if (req->rc != 0) {
+        int rc = req->rc;
+        resolve_free(req);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", lua_tostring(L, 1), gai_strerror(rc));
+        lua_pushinteger(L, rc);
+        return 3;
+    }
+    lua_newtable(L); /* the list */
+    lua_newtable(L); /* seen */
+    int n = 0;
+    for (struct addrinfo *ai = req->res; ai; ai = ai->ai_next) {
+        char buf[INET6_ADDRSTRLEN];
+        const void *addr = ai->ai_family == AF_INET
+                               ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                               : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+        if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
+            || !inet_ntop(ai->ai_family, addr, buf, sizeof buf))
+            continue;
+        if (lua_getfield(L, -1, buf) == LUA_TNIL) {
+            lua_pushboolean(L, 1);
+            lua_setfield(L, -3, buf);
+            lua_pushstring(L, buf);
+            lua_rawseti(L, -4, ++n);
+        }
+        lua_pop(L, 1);
+    }
+    resolve_free(req);
+    lua_pop(L, 1);
+    return 1;
+}
+
+/* async.resolve(host) -> {address...} | nil, message, code [-1, +1|3, e y] */
+static int lnet_resolve(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    struct task *t = laux_suspending_task(L);
+    struct resolve_req *req = resolve_new(t, host);
+    if (!req)
+        return luaL_error(L, "not enough memory");
+    t->wait = WAIT_RESOLVE;
+    t->on.resolve = req;
+    return laux_suspend(L, t, 0, lnet_resolve_k);
+}
+
+/* [-0, +1|3, e y] continuation of connect: the stream at index 3 waited for writability */
+static int lnet_connect_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = luaL_checkudata(L, 3, STREAM_MT);
+    (void)ctx;
+    if (status == LUA_YIELD) {
+        struct task *t = rt_of(L)->current;
+        if (t->wake != WAKE_OK)
+            stream_close(rt_of(L), s); /* cancelled or timed out: no half-open socket left */
+        laux_resumed(L, t);
+    }
+    int err = s->closed ? -EBADF : net_connect_result(s->fd);
+    if (err) {
+        stream_close(rt_of(L), s);
+        return laux_failure(L, -err, NULL);
+    }
+    return 1;
+}
+
+/* core.connect(host, port) / core.connect(path) -> stream | nil, message, errno
+ * [-(1|2), +1|3, e y] host is numeric; a path connects a Unix socket */
+static int lnet_connect(lua_State *L)
+{
+    const char *host = luaL_checkstring(L, 1);
+    int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    int fd;
+    lua_settop(L, 2);
+    int err = net_connect(host, port, &fd);
+    if (err && err != -EINPROGRESS)
+        return laux_failure(L, -err, NULL);
+    struct stream *s = lstream_new(L);
+    stream_init(rt_of(L), s, fd, STREAM_SOCKET, true, port < 0 ? "unix" : "tcp");
+    if (err == 0)
+        return 1;
+    struct task *t = laux_suspending_task(L);
+    t->wait = WAIT_IO;
+    t->on.io = &s->wr;
+    return laux_suspend(L, t, 0, lnet_connect_k);
+}
+
+/* core.listen(host, port, reuseport) / core.listen(path) -> server | nil, message, errno */
+static int lnet_listen(lua_State *L)
+{
+    const char *host = luaL_optstring(L, 1, NULL);
+    int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    int fd;
+    int err = net_listen(host, port, lua_toboolean(L, 3), &fd);
+    if (err)
+        return laux_failure(L, -err, NULL);
+    struct server *sv = lua_newuserdatauv(L, sizeof *sv, 0);
+    memset(sv, 0, sizeof *sv);
+    sv->fd = fd;
+    sv->port = port < 0 ? 0 : net_port(fd);
+    iosrc_init(&sv->acc, fd, EV_READ, "accept", fd);
+    sv->res.kind = "server";
+    sv->res.shutdown = lnet_server_shutdown;
+    sv->res.describe = lnet_server_describe;
+    resource_add(rt_of(L), &sv->res);
+    luaL_setmetatable(L, SERVER_MT);
+    return 1;
+}
+
+static struct server *lnet_server(lua_State *L)
+{
+    return luaL_checkudata(L, 1, SERVER_MT);
+}
+
+/* server:accept() -> stream | nil, message, errno [-0, +1|3, e y] */
+static int lnet_accept_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct server *sv = lnet_server(L);
+    int fd;
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    if (sv->closed)
+        return laux_failure(L, EBADF, NULL);
+    int err = net_accept(sv->fd, &fd);
+    if (err == -EAGAIN) {
+        struct task *t = laux_suspending_task(L);
+        t->wait = WAIT_IO;
+        t->on.io = &sv->acc;
+        return laux_suspend(L, t, ctx, lnet_accept_k);
+    }
+    if (err)
+        return laux_failure(L, -err, NULL);
+    struct stream *s = lstream_new(L);
+    stream_init(rt_of(L), s, fd, STREAM_SOCKET, true, sv->port ? "tcp" : "unix");
+    return 1;
+}
+
+static int lnet_accept(lua_State *L)
+{
+    lnet_server(L);
+    lua_settop(L, 1);
+    return lnet_accept_k(L, LUA_OK, 0);
+}
+
+/* server:port() -> integer [-0, +1, -] */
+static int lnet_port(lua_State *L)
+{
+    lua_pushinteger(L, lnet_server(L)->port);
+    return 1;
+}
+
+/* server:close() [-0, +0, -] stops accepting; its waiting acceptor wakes and finds it closed */
+static int lnet_close(lua_State *L)
+{
+    lnet_server_close(rt_of(L), lnet_server(L));
+    return 0;
+}
+
+/* server:closed() -> bool [-0, +1, -] */
+static int lnet_closed(lua_State *L)
+{
+    lua_pushboolean(L, lnet_server(L)->closed);
+    return 1;
+}
+
+static const luaL_Reg lnet_server_methods[] = {
+    {"accept", lnet_accept}, {"port", lnet_port}, {"close", lnet_close},
+    {"closed", lnet_closed}, {NULL, NULL},
+};
+
+static const luaL_Reg lnet_core[] = {
+    {"connect", lnet_connect},
+    {"listen", lnet_listen},
+    {NULL, NULL},
+};
+
+void lnet_open(lua_State *L, int core)
+{
+    luaL_newmetatable(L, SERVER_MT);
+    luaL_newlib(L, lnet_server_methods);
+    lua_setfield(L, -2, "__index");
+    lua_pushcfunction(L, lnet_close);
+    lua_setfield(L, -2, "__gc");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, lnet_resolve);
+    lua_setfield(L, -2, "resolve");
+    lua_pushvalue(L, core);
+    luaL_setfuncs(L, lnet_core, 0);
+    lua_pop(L, 1);
+}

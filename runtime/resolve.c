@@ -1,0 +1,171 @@
+/* A small pool: up to RESOLVE_THREADS workers, started on demand. A request is queued under
+ * the lock, a worker runs getaddrinfo, moves it to the done list and wakes the loop with
+ * ev_async_send; the loop thread then wakes the waiting task. While lookups are pending the
+ * loop holds a reference, so a task waiting for a name is not taken for a deadlock. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "resolve.h"
+#include "sched.h"
+
+#define RESOLVE_THREADS 4
+
+struct resolve_pool {
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    struct resolve_req *queue, *queue_tail, *done;
+    pthread_t threads[RESOLVE_THREADS];
+    int nthreads, idle;
+    size_t pending;           /* loop thread only: lookups not yet handed back */
+    bool stop;
+    ev_async wake;
+};
+
+static void *resolve_worker(void *arg)
+{
+    struct resolve_pool *p = arg;
+    pthread_mutex_lock(&p->lock);
+    for (;;) {
+        while (!p->queue && !p->stop) {
+            p->idle++;
+            pthread_cond_wait(&p->work, &p->lock);
+            p->idle--;
+        }
+        if (p->stop && !p->queue)
+            break;
+        struct resolve_req *req = p->queue;
+        p->queue = req->next;
+        if (!p->queue)
+            p->queue_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        req->rc = getaddrinfo(req->host, NULL, &hints, &req->res);
+        pthread_mutex_lock(&p->lock);
+        req->next = p->done;
+        p->done = req;
+        ev_async_send(req->rt->loop, &p->wake);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static void resolve_finished(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct rt *rt = ev_userdata(loop);
+    struct resolve_pool *p = rt->resolver;
+    struct resolve_req *done;
+    (void)w;
+    (void)revents;
+    pthread_mutex_lock(&p->lock);
+    done = p->done;
+    p->done = NULL;
+    pthread_mutex_unlock(&p->lock);
+    while (done) {
+        struct resolve_req *req = done;
+        done = req->next;
+        p->pending--;
+        rt->io_waits--;
+        ev_unref(loop);
+        if (req->task)
+            sched_ready(rt, req->task, WAKE_OK);
+        else
+            resolve_free(req);
+    }
+}
+
+static struct resolve_pool *resolve_pool(struct rt *rt)
+{
+    struct resolve_pool *p = rt->resolver;
+    if (p)
+        return p;
+    p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->work, NULL);
+    ev_async_init(&p->wake, resolve_finished);
+    ev_async_start(rt->loop, &p->wake);
+    ev_unref(rt->loop); /* referenced only while lookups are pending */
+    rt->resolver = p;
+    return p;
+}
+
+struct resolve_req *resolve_new(struct task *t, const char *host)
+{
+    size_t n = strlen(host);
+    struct resolve_req *req = malloc(sizeof *req + n + 1);
+    if (!req)
+        return NULL;
+    memset(req, 0, sizeof *req);
+    req->task = t;
+    req->rt = t->rt;
+    memcpy(req->host, host, n + 1);
+    return req;
+}
+
+int resolve_submit(struct rt *rt, struct resolve_req *req)
+{
+    struct resolve_pool *p = resolve_pool(rt);
+    if (!p)
+        return -ENOMEM;
+    pthread_mutex_lock(&p->lock);
+    if (p->idle == 0 && p->nthreads < RESOLVE_THREADS
+        && pthread_create(&p->threads[p->nthreads], NULL, resolve_worker, p) == 0)
+        p->nthreads++;
+    if (p->nthreads == 0) {
+        pthread_mutex_unlock(&p->lock);
+        return -EAGAIN;
+    }
+    if (p->queue_tail)
+        p->queue_tail->next = req;
+    else
+        p->queue = req;
+    p->queue_tail = req;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    p->pending++;
+    rt->io_waits++;
+    ev_ref(rt->loop);
+    return 0;
+}
+
+void resolve_abandon(struct rt *rt, struct resolve_req *req)
+{
+    (void)rt;
+    req->task = NULL; /* read by the loop thread only */
+}
+
+void resolve_free(struct resolve_req *req)
+{
+    if (req->res)
+        freeaddrinfo(req->res);
+    free(req);
+}
+
+void resolve_close(struct rt *rt)
+{
+    struct resolve_pool *p = rt->resolver;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->stop = true;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->lock);
+    for (int i = 0; i < p->nthreads; i++)
+        pthread_join(p->threads[i], NULL);
+    /* hand back what finished; requests whose task is gone are freed */
+    resolve_finished(rt->loop, &p->wake, 0);
+    while (p->queue) {
+        struct resolve_req *req = p->queue;
+        p->queue = req->next;
+        resolve_free(req);
+    }
+    ev_ref(rt->loop);
+    ev_async_stop(rt->loop, &p->wake);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    free(p);
+    rt->resolver = NULL;
+}

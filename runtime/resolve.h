@@ -1,0 +1,30 @@
+/* Name lookup off the loop: getaddrinfo on a few worker threads, results handed back to the
+ * loop through an ev_async. Workers never touch the Lua state. */
+#ifndef ASYNCRUN_RESOLVE_H
+#define ASYNCRUN_RESOLVE_H
+
+#include <netdb.h>
+
+#include "core.h"
+
+struct resolve_req {
+    struct resolve_req *next;
+    struct task *task;        /* borrowed: the waiting task, NULL once it gave up */
+    struct rt *rt;
+    int rc;                   /* getaddrinfo's result */
+    struct addrinfo *res;     /* owned: freed with the request */
+    char host[];              /* owned: the name */
+};
+
+/* A request for t, not yet queued (NULL without memory). */
+struct resolve_req *resolve_new(struct task *t, const char *host);
+/* Queues it (when its task has suspended); -errno if the pool cannot start. The request
+ * belongs to the pool until the task is woken, then to the task (resolve_free). */
+int resolve_submit(struct rt *rt, struct resolve_req *req);
+/* The task gives up (cancelled): the pool frees the request when its lookup ends. */
+void resolve_abandon(struct rt *rt, struct resolve_req *req);
+void resolve_free(struct resolve_req *req);
+/* Stops the workers (waiting for lookups in progress) and frees what is left. */
+void resolve_close(struct rt *rt);
+
+#endif
