@@ -27,10 +27,11 @@ ASAN_BIN = build/asan/asyncrun
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
-               lua-cjson python3 valgrind procps groff-base
+               lua-cjson python3 valgrind procps groff-base tmux
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean
+.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
+        install uninstall
 
 all: $(BIN)
 
@@ -101,6 +102,28 @@ browser-deps:
 
 demo: $(BIN)
 	$(BIN) --trace examples/hello.lua
+
+# Installation honours PREFIX and DESTDIR.
+PREFIX ?= /usr/local
+BINDIR  = $(DESTDIR)$(PREFIX)/bin
+MANDIR  = $(DESTDIR)$(PREFIX)/share/man/man1
+BASHDIR = $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+ZSHDIR  = $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+FISHDIR = $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+
+install: $(BIN)
+	install -d $(BINDIR) $(MANDIR) $(BASHDIR)
+	install -m 755 $(BIN) $(BINDIR)/asyncrun
+	install -m 644 man/asyncrun.1 $(MANDIR)/asyncrun.1
+	install -m 644 completions/asyncrun.bash $(BASHDIR)/asyncrun
+	if [ -f completions/asyncrun.zsh ]; then install -d $(ZSHDIR) && \
+	  install -m 644 completions/asyncrun.zsh $(ZSHDIR)/_asyncrun; fi
+	if [ -f completions/asyncrun.fish ]; then install -d $(FISHDIR) && \
+	  install -m 644 completions/asyncrun.fish $(FISHDIR)/asyncrun.fish; fi
+
+uninstall:
+	rm -f $(BINDIR)/asyncrun $(MANDIR)/asyncrun.1 $(BASHDIR)/asyncrun \
+	      $(ZSHDIR)/_asyncrun $(FISHDIR)/asyncrun.fish
 
 clean:
 	rm -rf build

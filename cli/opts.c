@@ -9,8 +9,6 @@
 
 #include "opts.h"
 
-/* Options of later issues: accepted by the parser, refused until they exist. */
-static const char *const opts_pending[] = {"-i", "--memlimit", NULL};
 
 static enum opts_action opts_error(const char *fmt, const char *what)
 {
@@ -18,11 +16,6 @@ static enum opts_action opts_error(const char *fmt, const char *what)
     fprintf(stderr, fmt, what);
     fputc('\n', stderr);
     return OPTS_USAGE_ERROR;
-}
-
-static enum opts_action opts_not_yet(const char *name)
-{
-    return opts_error("%s: not implemented yet", name);
 }
 
 /* The index of value in names (NULL-terminated), or -1. */
@@ -47,6 +40,32 @@ static enum opts_action opts_set_trace(const char *value, const char *name,
         return OPTS_USAGE_ERROR;
     }
     opt->trace = values[i];
+    return OPTS_RUN;
+}
+
+/* --memlimit=SIZE from an option or ASYNCRUN_MEMLIMIT: bytes, or K, M, G (powers of 1024) */
+static enum opts_action opts_set_memlimit(const char *value, const char *name,
+                                          struct rt_options *opt)
+{
+    char *end;
+    double x = value ? strtod(value, &end) : 0;
+    if (!value)
+        return opts_error("option '%s' requires a value", name);
+    double unit = 1;
+    if (end != value && *end && !end[1]) {
+        const char *units = "KMG";
+        const char *u = strchr(units, *end == 'k' || *end == 'm' || *end == 'g' ? *end - 32 : *end);
+        if (u && *u) {
+            for (const char *p = units; p <= u; p++)
+                unit *= 1024;
+            end++;
+        }
+    }
+    if (end == value || *end || !(x > 0) || x * unit > 1e18) {
+        fprintf(stderr, "asyncrun: %s: '%s' is not a size (bytes, or with K, M or G)\n", name, value);
+        return OPTS_USAGE_ERROR;
+    }
+    opt->memlimit = (size_t)(x * unit);
     return OPTS_RUN;
 }
 
@@ -76,8 +95,8 @@ static enum opts_action opts_environment(struct rt_options *opt)
     }
     if ((v = getenv("ASYNCRUN_STATS")) && *v && opts_set_stats(v, "ASYNCRUN_STATS", opt))
         return OPTS_USAGE_ERROR;
-    if ((v = getenv("ASYNCRUN_MEMLIMIT")) && *v)
-        return opts_not_yet("ASYNCRUN_MEMLIMIT");
+    if ((v = getenv("ASYNCRUN_MEMLIMIT")) && *v && opts_set_memlimit(v, "ASYNCRUN_MEMLIMIT", opt))
+        return OPTS_USAGE_ERROR;
     return OPTS_RUN;
 }
 
@@ -142,6 +161,8 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
         return opts_set_trace(a[7] ? a + 8 : "text", "--trace", opt);
     if (opts_is(a, "--stats"))
         return opts_set_stats(a[7] ? a + 8 : "text", "--stats", opt);
+    if (opts_is(a, "--memlimit"))
+        return opts_set_memlimit(opts_value(argc, argv, i, "--memlimit"), "--memlimit", opt);
     if (opts_is(a, "--timeout"))
         return opts_number(opts_value(argc, argv, i, "--timeout"), "--timeout", &opt->timeout);
     if (opts_is(a, "--slow")) {
@@ -159,9 +180,6 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
         opt->strict = true;
         return OPTS_RUN;
     }
-    for (int k = 0; opts_pending[k]; k++)
-        if (opts_pending[k][1] == '-' && opts_is(a, opts_pending[k]))
-            return opts_not_yet(opts_pending[k]);
     return opts_error("unrecognized option '%s'", a);
 }
 
@@ -202,7 +220,7 @@ static enum opts_action opts_short(int argc, char **argv, int *i, struct rt_opti
         else if (a[1] == 'h')
             return OPTS_HELP;
         else
-            return opts_not_yet("-i");
+            opt->interactive = true;
         return OPTS_RUN;
     default:
         break;
@@ -243,10 +261,11 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
     if (i < argc) {
         opt->script_index = i;
         opt->script = argv[i];
-    } else if (opt->nchunks == 0) {
-        if (isatty(STDIN_FILENO) && !opt->check_only)
-            return opts_not_yet("interactive prompt (no script and a terminal on stdin)");
-        opt->script = "-"; /* stdin is the script, as lua does */
+    } else if (opt->nchunks == 0 && !opt->interactive) {
+        if (isatty(STDIN_FILENO))
+            opt->interactive = true; /* the prompt, as lua does */
+        else
+            opt->script = "-"; /* stdin is the script */
     }
     return OPTS_RUN;
 }

@@ -552,3 +552,51 @@ async.unix = {
     return serve(sock, handler, "server:" .. path)
   end,
 }
+
+-- the interactive prompt (-i): each chunk runs as a task and is awaited ------------------
+
+-- lua.c's rules: "=expr" and bare expressions print their values, a chunk that ends too
+-- early ("<eof>") continues on the next line. Ctrl-C cancels the chunk being run, not the
+-- prompt; other tasks keep running while the prompt waits for input.
+function core.repl(version)
+  local stdin, stdout, stderr = async.stdin, io.stdout, io.stderr
+  local current
+  local interrupts = async.signal("INT")
+  local watcher = spawn(function()
+    while interrupts:wait() do
+      if current then current:cancel("interrupted") else stdout:write("\n> "); stdout:flush() end
+    end
+  end)
+  watcher.name = "prompt:ctrl-c"
+  print(version)
+  local buf
+  while true do
+    stdout:write(buf and ">> " or "> ")
+    stdout:flush()
+    local line = stdin:read("l")
+    if not line then break end
+    buf = buf and buf .. "\n" .. line or line
+    local code = buf:gsub("^=", "return ")
+    local fn, err = load("return " .. code, "=stdin", "t")
+    if not fn then fn, err = load(code, "=stdin", "t") end
+    if fn or err:sub(-5) ~= "<eof>" then
+      buf = nil
+      if fn then
+        current = spawn(fn)
+        current.name = "prompt"
+        local r = pack(pcall(current.await, current))
+        current = nil
+        if r[1] and r.n > 1 then
+          print(unpack(r, 2, r.n))
+        elseif not r[1] then
+          stderr:write(tostring(r[2]), "\n")
+        end
+      else
+        stderr:write(err, "\n")
+      end
+    end
+  end
+  stdout:write("\n")
+  interrupts:close()
+  watcher:cancel()
+end

@@ -21,7 +21,9 @@ static int luaopen_async(lua_State *L)
     lnet_open(L, core);
     lsignal_open(L);
     lua_pop(L, 1);
-    /* stack: async, core */
+    /* stack: async, core; the core is kept for the runtime too (the prompt) */
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "async.core");
     if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)
         return lua_error(L);
     lua_pushvalue(L, -3);

@@ -9,6 +9,7 @@
 #include "lasync.h"
 #include "sched.h"
 #include "resolve.h"
+#include "scope.h"
 
 enum { LCORO_RESUME, LCORO_WRAP };
 
@@ -91,6 +92,8 @@ static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
         t->wake = WAKE_NOYIELD;
         return lcoro_forwarded(L, LUA_OK, how);
     }
+    if (!lua_toboolean(L, 2) && rt_of(L)->current)
+        scope_drop_thread(L, rt_of(L)->current, lua_tothread(L, 1));
     if (how == LCORO_RESUME)
         return lua_gettop(L) - 1;
     if (!lua_toboolean(L, 2))
@@ -168,10 +171,14 @@ static int lcoro_isyieldable(lua_State *L)
 /* coroutine.yield(...) [-(n), +r, e y] */
 static int lcoro_yield(lua_State *L)
 {
+    struct task *t = rt_of(L)->current;
     if (task_of_thread(L)) {
         lua_pushliteral(L, "attempt to yield from outside a coroutine");
         return lua_error(L);
     }
+    /* a scope is the task's while it runs: a coroutine cannot leave it suspended */
+    if (t && t->scopes && t->scopes->L == L)
+        return luaL_error(L, "attempt to yield inside async.timeout, async.shield or async.scope");
     return lua_yield(L, lua_gettop(L));
 }
 

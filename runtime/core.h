@@ -79,6 +79,7 @@ struct resource {
 struct cscope {
     struct cscope *outer;     /* borrowed: the next enclosing scope of the same task */
     struct task *task;        /* borrowed: the owner while entered, NULL once left */
+    lua_State *L;             /* borrowed: the thread (task's or a coroutine in it) it runs in */
     struct timer timer;       /* the deadline of a timeout, when armed */
     int ref;                  /* ref: registry, anchors the userdata while entered */
     bool shield, cancelled, armed;

@@ -68,12 +68,24 @@ static int main_push_script(lua_State *L, const struct rt_options *opt)
     return nargs;
 }
 
-/* [-0, +0, e y] continues from step ctx: 0 is LUA_INIT, 1..n the chunks, n+1 the script */
+/* [-0, +1, e] the prompt (core.repl of lua/async.lua) */
+static void main_push_repl(lua_State *L)
+{
+    char version[128];
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, "async.core");
+    lua_getfield(L, -1, "repl");
+    lua_remove(L, -2);
+    rt_version(version, sizeof version);
+    lua_pushstring(L, version);
+}
+
+/* [-0, +0, e y] continues from step ctx: 0 is LUA_INIT, 1..n the chunks, n+1 the script,
+ * n+2 the prompt */
 static int main_task_steps(lua_State *L, int status, lua_KContext ctx)
 {
     const struct rt_options *opt = rt_of(L)->opt;
     (void)status;
-    for (int step = (int)ctx; step <= opt->nchunks + 1; step++) {
+    for (int step = (int)ctx; step <= opt->nchunks + 2; step++) {
         int nargs = 0;
         lua_settop(L, 0);
         if (step == 0) {
@@ -87,10 +99,15 @@ static int main_task_steps(lua_State *L, int status, lua_KContext ctx)
             }
             if (luaL_loadbuffer(L, c->text, strlen(c->text), "=(command line)") != LUA_OK)
                 main_load_failed(L);
-        } else {
+        } else if (step == opt->nchunks + 1) {
             if (!opt->script)
                 continue;
             nargs = main_push_script(L, opt);
+        } else {
+            if (!opt->interactive)
+                continue;
+            main_push_repl(L);
+            nargs = 1;
         }
         lua_callk(L, nargs, 0, step + 1, main_task_steps);
     }

@@ -301,6 +301,7 @@ int rt_run(const struct rt_options *opt)
     rt.alloc.used = rt.alloc.peak =
         (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
     lua_setallocf(L, alloc_lua, &rt.alloc);
+    rt.alloc.limit = opt->memlimit;
     *(struct rt **)lua_getextraspace(L) = &rt;
     rt.L = L;
     if (opt->check_only) {

@@ -25,6 +25,7 @@ struct rt_options {
     bool ignore_env;      /* -E */
     bool warnings;        /* -W */
     bool check_only;      /* --check */
+    bool interactive;     /* -i, or no script with a terminal on stdin */
     bool fake_time;       /* --fake-time */
     double timeout;       /* --timeout seconds, 0 when unset */
     enum rt_trace_format trace;
@@ -33,6 +34,7 @@ struct rt_options {
     bool debug;           /* --debug */
     double slow;          /* --slow threshold in seconds (default 0.1) */
     bool strict;          /* --strict */
+    size_t memlimit;      /* --memlimit bytes, 0 for none */
 };
 
 /* Runs the whole lifecycle of SPEC §2 and returns the process exit status. */

@@ -46,6 +46,7 @@ int scope_enter(lua_State *L, struct task *t, struct cscope *s, double deadline)
 {
     s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->task = t;
+    s->L = L;
     s->outer = t->scopes;
     t->scopes = s;
     if (deadline < 0 || s->shield)
@@ -77,4 +78,10 @@ void scope_leave(lua_State *L, struct cscope *s)
 void scope_push(lua_State *L, const struct cscope *s)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref);
+}
+
+void scope_drop_thread(lua_State *L, struct task *t, lua_State *co)
+{
+    while (t->scopes && t->scopes->L == co)
+        scope_leave(L, t->scopes);
 }

@@ -19,6 +19,10 @@ void scope_leave(lua_State *L, struct cscope *s);
 /* Marks s cancelled and interrupts its task if that makes its suspension raise. */
 void scope_cancel(struct rt *rt, struct cscope *s);
 
+/* A coroutine of t died with scopes entered in it (their to-be-closed slots close only
+ * when the coroutine is closed): leave them now, they can never be left otherwise. */
+void scope_drop_thread(lua_State *L, struct task *t, lua_State *co);
+
 /* [-0, +1, -] the userdata of an entered scope */
 void scope_push(lua_State *L, const struct cscope *s);
 

@@ -361,6 +361,8 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
                 trace_cancelled(rt, t);
         } else {
             t->state = TASK_FAILED;
+            if (status == LUA_ERRMEM)
+                t->plain_error = true; /* a traceback would need the memory there is not */
             task_keep_traceback(L, t, top + 1, top + 2);
             if (rt->trace)
                 trace_fail(rt, t, t->traceback);
@@ -395,7 +397,7 @@ void task_retrieved(struct rt *rt, struct task *t)
 void task_report_unretrieved(struct rt *rt, struct task *t)
 {
     char buf[32];
-    if (t->error_retrieved || t->reported)
+    if (t->error_retrieved || t->reported || t == rt->main)
         return;
     t->reported = true;
     task_list_remove(&rt->unretrieved, t);
@@ -403,7 +405,8 @@ void task_report_unretrieved(struct rt *rt, struct task *t)
         trace_flush(rt);
     fflush(stdout);
     fprintf(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",
-            (int64_t)t->id, task_name(t, buf, sizeof buf), t->traceback);
+            (int64_t)t->id, task_name(t, buf, sizeof buf),
+            t->traceback ? t->traceback : "(its error was lost: not enough memory)");
     if (rt->status == 0)
         rt->status = 1;
 }

@@ -117,22 +117,29 @@ EOF
     stderr_has "bogus"
 }
 
-@test "options that are not implemented yet exit 2 with 'not implemented yet'" {
-    for opt in -i --memlimit=1M "--memlimit 1M"; do
-        # shellcheck disable=SC2086 # "--memlimit 1M" is meant to split
+@test "--memlimit takes a size with K, M or G; a bad size exits 2 naming it" {
+    for opt in --memlimit=abc "--memlimit 12Q" --memlimit=-1 --memlimit; do
+        # shellcheck disable=SC2086 # "--memlimit 12Q" is meant to split
         run -2 --separate-stderr "$ASYNCRUN" $opt -e 'print("ran")'
         assert_output ""
-        stderr_has "not implemented yet"
-        opt=${opt%% *}
-        stderr_has "${opt%%=*}"
+        stderr_has "--memlimit"
+    done
+    for opt in --memlimit=64M "--memlimit 64m" --memlimit=1G --memlimit=100000000; do
+        # shellcheck disable=SC2086
+        run -0 "$ASYNCRUN" $opt -e 'print("ran")'
+        assert_output "ran"
     done
 }
 
-@test "ASYNCRUN_MEMLIMIT is not implemented yet either: exit 2" {
-    ASYNCRUN_MEMLIMIT=1M run -2 --separate-stderr "$ASYNCRUN" -e 'print("ran")'
-    assert_output ""
+@test "past --memlimit or ASYNCRUN_MEMLIMIT allocation fails cleanly: exit 1, no crash" {
+    run -1 --separate-stderr "$ASYNCRUN" --memlimit=2M -e 'local t = {} for i = 1, 1e7 do t[i] = {i} end'
+    stderr_has "not enough memory"
+    ASYNCRUN_MEMLIMIT=2M run -1 --separate-stderr "$ASYNCRUN" -e 'local s = string.rep("x", 1e7)'
+    stderr_has "not enough memory"
+    ASYNCRUN_MEMLIMIT=abc run -2 --separate-stderr "$ASYNCRUN" -e 'print("ran")'
     stderr_has "ASYNCRUN_MEMLIMIT"
-    stderr_has "not implemented yet"
+    run -0 "$ASYNCRUN" --memlimit=4M -e 'local w = async.spawn(function() local t = {} for i = 1, 1e7 do t[i] = {i} end end) print(pcall(w.await, w))'
+    assert_output "false	not enough memory"
 }
 
 @test "--trace=chrome and --trace=html without --trace-file exit 2 naming the format" {

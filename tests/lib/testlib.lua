@@ -100,4 +100,16 @@ function T.finish()
   if T.failures > 0 then error(T.failures .. " case(s) failed", 0) end
 end
 
+-- Names an error value for logs and messages: "cancelled", "timeout" or tostring(e).
+function T.kind(e)
+  if async.is_cancelled(e) then return "cancelled" end
+  if async.is_timeout(e) then return "timeout" end
+  return tostring(e)
+end
+
+-- Lets every ready task run until they all wait (a few loop turns); call it from a task.
+function T.settle()
+  for _ = 1, 5 do async.sleep(0) end
+end
+
 return T

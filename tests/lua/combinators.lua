@@ -2,11 +2,7 @@
 -- concurrency"; the stderr side of "errors count as retrieved" is in tests/faketime.bats)
 local T = require "testlib"
 
-local function kind(e)
-  if async.is_cancelled(e) then return "cancelled" end
-  if async.is_timeout(e) then return "timeout" end
-  return tostring(e)
-end
+local kind = T.kind
 
 -- A task that sleeps d seconds and returns ... .
 local function after(d, ...)

@@ -1,16 +1,7 @@
 -- async.queue (SPEC §3 "Synchronisation")
 local T = require "testlib"
 
-local function kind(e)
-  if async.is_cancelled(e) then return "cancelled" end
-  if async.is_timeout(e) then return "timeout" end
-  return tostring(e)
-end
-
--- Lets every ready task run until they all wait (several loop turns).
-local function settle()
-  for _ = 1, 5 do async.sleep(0) end
-end
+local kind, settle = T.kind, T.settle
 
 T.case("FIFO, len()", function()
   local q = async.queue()
@@ -254,6 +245,19 @@ T.case("a getter handed an item and cancelled before it runs keeps the item", fu
   a:cancel()
   T.ok(async.is_cancelled(T.fails(a.await, a)), "cancelled")
   T.eq(table.concat(log, ","), "got handed", "the get completed; the next suspension raised")
+  T.eq(q:len(), 0, "the item was not put back nor duplicated")
+end)
+
+T.case("a getter handed an item after its deadline passed, before the timer fired, keeps it", function()
+  local q = async.queue()
+  local g = async.spawn(function() return pcall(async.timeout, 0.01, q.get, q) end)
+  settle()
+  local t0 = async.now()
+  repeat until async.now() - t0 >= 0.03   -- busy: the deadline passes, its timer cannot fire
+  q:put("handed")
+  local ok, v = g:await()
+  T.eq(ok, true, "the get completed")
+  T.eq(v, "handed", "with the item")
   T.eq(q:len(), 0, "the item was not put back nor duplicated")
 end)
 

@@ -3,11 +3,7 @@
 -- tests/faketime.bats)
 local T = require "testlib"
 
-local function kind(e)
-  if async.is_cancelled(e) then return "cancelled" end
-  if async.is_timeout(e) then return "timeout" end
-  return tostring(e)
-end
+local kind = T.kind
 
 -- A child body that sleeps 10 s; when cancelled it records it in log[name] after an
 -- awaiting cleanup, then ends cancelled.

@@ -2,16 +2,7 @@
 -- stderr side of "a failed future nobody awaited is not reported" is in tests/faketime.bats)
 local T = require "testlib"
 
-local function kind(e)
-  if async.is_cancelled(e) then return "cancelled" end
-  if async.is_timeout(e) then return "timeout" end
-  return tostring(e)
-end
-
--- Lets every ready task run until they all wait (several loop turns).
-local function settle()
-  for _ = 1, 5 do async.sleep(0) end
-end
+local kind, settle = T.kind, T.settle
 
 -- event --------------------------------------------------------------------------------
 
@@ -224,6 +215,24 @@ T.case("lock: a waiter handed the lock and cancelled before it runs releases it"
   b:await()
   T.eq(table.concat(log, ","), "a acquired,b acquired", "the lock went on to b")
   T.eq(lock:locked(), false, "free")
+end)
+
+T.case("lock: a waiter handed the lock after its deadline passed keeps it", function()
+  local lock = async.lock()
+  lock:acquire()
+  local w = async.spawn(function()
+    local ok = pcall(async.timeout, 0.01, function()
+      local _ <close> = lock:acquire()
+      return "held"
+    end)
+    return ok
+  end)
+  settle()
+  local t0 = async.now()
+  repeat until async.now() - t0 >= 0.03   -- busy: the deadline passes, its timer cannot fire
+  lock:release()                         -- handed to w
+  T.eq(w:await(), true, "the acquire completed inside the timeout")
+  T.eq(lock:locked(), false, "and its guard released the lock")
 end)
 
 T.case("lock: no lock is held by a dead task", function()
