@@ -49,20 +49,17 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
 {
     for (;;) {
         if (lua_type(L, fmt) == LUA_TNUMBER) {
+            /* as for files: up to n bytes, nil at the end; read(0) tests for the end */
             size_t want = (size_t)luaL_checkinteger(L, fmt);
-            if (s->len >= want || (s->eof && (s->len > 0 || want == 0))) {
+            if (s->len > 0 && (s->len >= want || s->eof)) {
                 size_t n = s->len < want ? s->len : want;
-                lua_pushlstring(L, s->buf ? s->buf + s->off : "", n);
+                lua_pushlstring(L, s->buf + s->off, n);
                 stream_consume(s, n);
                 return READ_DONE;
             }
             if (s->eof) {
                 lua_pushnil(L);
                 return READ_EOF;
-            }
-            if (want == 0 && s->len == 0 && s->kind == STREAM_FILE) {
-                lua_pushliteral(L, "");
-                return READ_DONE;
             }
         } else {
             const char *f = lua_tostring(L, fmt);

@@ -143,34 +143,33 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
             suspended ? where_at(t->wait_L, 0, at, sizeof at) : "its end");
 }
 
+/* Warns once per task that something caught its cancellation; then says what followed. */
+static void debug_warn_swallowed(struct task *t, const char *then, const char *at)
+{
+    char name[32];
+    if (t->swallow_warned)
+        return;
+    t->swallow_warned = true;
+    fflush(stdout);
+    fprintf(stderr,
+            "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; %s%s\n",
+            (int64_t)t->id, task_name(t, name, sizeof name), then, at);
+}
+
 void debug_cancel_raised(struct rt *rt, struct task *t, lua_State *L)
 {
-    char name[32], at[256];
+    char at[256];
     (void)rt;
     if (!t->cancel_raised) {
         t->cancel_raised = true;
         return;
     }
-    if (t->swallow_warned)
-        return;
-    t->swallow_warned = true;
-    fflush(stdout);
-    fprintf(stderr,
-            "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; "
-            "it is raised again at %s\n",
-            (int64_t)t->id, task_name(t, name, sizeof name), where_at(L, 1, at, sizeof at));
+    if (!t->swallow_warned)
+        debug_warn_swallowed(t, "it is raised again at ", where_at(L, 1, at, sizeof at));
 }
 
 void debug_cancel_swallowed(struct rt *rt, struct task *t)
 {
-    char name[32];
     (void)rt;
-    if (t->swallow_warned)
-        return;
-    t->swallow_warned = true;
-    fflush(stdout);
-    fprintf(stderr,
-            "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; "
-            "it finished normally\n",
-            (int64_t)t->id, task_name(t, name, sizeof name));
+    debug_warn_swallowed(t, "it finished normally", "");
 }

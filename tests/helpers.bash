@@ -12,3 +12,15 @@ script() {
     cat > "$path"
     printf '%s\n' "$path"
 }
+
+# The environment must not change what a test sees.
+clean_environment() {
+    unset LUA_INIT LUA_INIT_5_4 ASYNCRUN_TRACE ASYNCRUN_TRACE_FILE ASYNCRUN_STATS ASYNCRUN_MEMLIMIT
+}
+
+# Fails unless $stderr (from `run --separate-stderr`) contains $1.
+stderr_has() {
+    [[ $stderr == *"$1"* ]] || fail "stderr lacks: $1
+-- stderr --
+$stderr"
+}

@@ -4,16 +4,8 @@
 
 load helpers
 
-# The environment must not change what these tests see.
 setup() {
-    unset LUA_INIT LUA_INIT_5_4 ASYNCRUN_TRACE ASYNCRUN_TRACE_FILE ASYNCRUN_STATS ASYNCRUN_MEMLIMIT
-}
-
-# Fails unless $stderr (from `run --separate-stderr`) contains $1.
-stderr_has() {
-    [[ $stderr == *"$1"* ]] || fail "stderr lacks: $1
--- stderr --
-$stderr"
+    clean_environment
 }
 
 # Fails if $stderr contains $1.
