@@ -21,17 +21,20 @@ SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 SRCS := $(wildcard cli/*.c runtime/*.c lua/*.c)
 OBJS := $(SRCS:%.c=build/obj/%.o)
 ASAN_OBJS := $(SRCS:%.c=build/asan/%.o)
+NOTRACE_OBJS := $(SRCS:%.c=build/notrace/%.o)
 
 BIN  = build/asyncrun
 ASAN_BIN = build/asan/asyncrun
 
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
-               lua-cjson python3 valgrind procps groff-base tmux
+               lua-cjson python3 valgrind procps groff-base tmux zsh fish curl \
+               redis-server socat netcat-openbsd
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
-        install uninstall
+        install uninstall bench bench-deps bench-callgrind bench-trace-cost fuzz stress \
+        valgrind-check
 
 all: $(BIN)
 
@@ -50,7 +53,7 @@ build/gen/async_lua.h: lua/async.lua
 	@{ echo 'static const unsigned char async_lua[] = {'; \
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
 
-build/obj/lua/lasync.o build/asan/lua/lasync.o: build/gen/async_lua.h
+build/obj/lua/lasync.o build/asan/lua/lasync.o build/notrace/lua/lasync.o: build/gen/async_lua.h
 
 asan: $(ASAN_BIN)
 
@@ -92,6 +95,51 @@ check-normal: $(BIN)
 asan-check: $(ASAN_BIN)
 	@$(SAN_ENV) tests/run.sh $(ASAN_BIN) build/results-asan
 
+# Benchmarks against the peers of ../shared/bench (not part of check): BENCH_QUICK=1 for a
+# short run; bench-deps installs the peers.
+BENCH_PACKAGES = python3-uvloop lua5.4 lua-luv lua-cqueues hyperfine time
+
+bench: $(BIN)
+	@bench/run.sh
+
+bench-deps:
+	@missing=$$(for p in $(BENCH_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+bench-callgrind: $(BIN)
+	@bench/callgrind.sh
+
+# Reliability (not part of check): fuzzing for FUZZ_SECONDS per target, stress at full
+# size, and valgrind over the API fuzzer and the stress scripts at a small size.
+fuzz: $(BIN)
+	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
+
+stress: $(BIN)
+	@tests/stress/run.sh $(BIN)
+
+valgrind-check: $(BIN)
+	@tests/fuzz/valgrind.sh $(BIN) $(or $(VALGRIND_SEEDS),8)
+
+# The cost of the diagnostics' hooks when they are off: instructions (callgrind) against a
+# build without them, and the slowdown of --trace=json.
+build/notrace/asyncrun: $(NOTRACE_OBJS)
+	@echo "  LINK    $@"
+	@$(CC) $(ALL_CFLAGS) -o $@ $(NOTRACE_OBJS) $(LDLIBS)
+
+build/notrace/%.o: %.c | build/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (no trace hooks)"
+	@$(CC) $(CPPFLAGS) -DASYNCRUN_NO_TRACE_HOOKS $(ALL_CFLAGS) -c -o $@ $<
+
+bench-trace-cost: $(BIN) build/notrace/asyncrun
+	@bench/trace_cost.sh $(BIN) build/notrace/asyncrun
+
 # The html trace rendered by a real headless Chromium (installed on demand).
 check-browser: $(BIN) browser-deps
 	@tests/browser/check.sh $(BIN)
@@ -128,4 +176,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(NOTRACE_OBJS:.o=.d)

@@ -61,7 +61,7 @@ static enum opts_action opts_set_memlimit(const char *value, const char *name,
             end++;
         }
     }
-    if (end == value || *end || !(x > 0) || x * unit > 1e18) {
+    if (end == value || *end || !(x * unit >= 1) || x * unit > 1e18) {
         fprintf(stderr, "asyncrun: %s: '%s' is not a size (bytes, or with K, M or G)\n", name, value);
         return OPTS_USAGE_ERROR;
     }

@@ -37,7 +37,7 @@ end
 
 local function check_self(self, mt, fname)
   if getmetatable(self) ~= mt then
-    error(("bad self to '%s' (%s expected)"):format(fname, mt.__name), 3)
+    argerror(1, fname, ("%s expected, got %s"):format(mt.__name, typename(self, 1)), 3)
   end
 end
 
@@ -118,6 +118,8 @@ function async.wait_for(task, seconds)
   if not is_task(task) then argerror(1, "wait_for", "task expected, got " .. typename(task)) end
   if type(seconds) ~= "number" then
     argerror(2, "wait_for", "number expected, got " .. typename(seconds))
+  elseif seconds ~= seconds then
+    argerror(2, "wait_for", "number expected, got nan")
   end
   local r = pack(pcall(timeout, seconds, task.await, task))
   if r[1] then return unpack(r, 2, r.n) end
@@ -441,6 +443,7 @@ end
 
 function async.capture(argv, opts)
   if type(argv) ~= "table" then argerror(1, "capture", "table expected, got " .. typename(argv, 1)) end
+  if #argv == 0 then argerror(1, "capture", "non-empty list expected") end
   if opts ~= nil and type(opts) ~= "table" then
     argerror(2, "capture", "table expected, got " .. type(opts))
   end
@@ -448,6 +451,13 @@ function async.capture(argv, opts)
   local input = opts.input
   if input ~= nil and type(input) ~= "string" then
     argerror(2, "capture", "opts.input must be a string")
+  end
+  local stdin = opts.stdin
+  if stdin ~= nil and stdin ~= "inherit" and stdin ~= "pipe" and stdin ~= "null" then
+    argerror(2, "capture", 'opts.stdin must be "inherit", "pipe" or "null"')
+  end
+  if opts.env ~= nil and type(opts.env) ~= "table" then
+    argerror(2, "capture", "opts.env must be a table")
   end
   local p, err, code = async.exec(argv, {
     stdin = input and "pipe" or opts.stdin or "null", stdout = "pipe", stderr = "pipe",
@@ -459,6 +469,8 @@ function async.capture(argv, opts)
   local ok, e = pcall(async.scope, function(s)
     if input then
       s:spawn(function() p.stdin:write(input); p.stdin:close() end)
+    elseif p.stdin then
+      p.stdin:close() -- nothing to feed: the child sees the end of its input
     end
     s:spawn(function() out = p.stdout:read("a"); p.stdout:close() end)
     s:spawn(function() errs = p.stderr:read("a"); p.stderr:close() end)
@@ -480,9 +492,17 @@ local function is_numeric(host)
   return host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true)
 end
 
+local function check_port(port, fname)
+  if math_type(port) ~= "integer" then
+    argerror(2, fname, "integer expected, got " .. typename(port, 1), 3)
+  elseif port < 0 or port > 65535 then
+    argerror(2, fname, "port out of range", 3)
+  end
+end
+
 local function tcp_connect(host, port)
   if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
-  if math_type(port) ~= "integer" then argerror(2, "connect", "integer expected, got " .. typename(port, 1)) end
+  check_port(port, "connect")
   local addrs, err, code = { host }, nil, nil
   if not is_numeric(host) then
     addrs, err, code = async.resolve(host)
@@ -499,9 +519,20 @@ end
 local Server = { __name = "async.Server" }
 Server.__index = Server
 
-function Server:port() return self._sock:port() end
-function Server:close() self._sock:close() end
-function Server:wait() return self._acceptor:await() end
+function Server:port()
+  check_self(self, Server, "port")
+  return self._sock:port()
+end
+
+function Server:close()
+  check_self(self, Server, "close")
+  self._sock:close()
+end
+
+function Server:wait()
+  check_self(self, Server, "wait")
+  return self._acceptor:await()
+end
 
 -- Each connection runs handler(stream) in a task of its own; the stream is closed when the
 -- handler returns or fails. Accepting pauses briefly when descriptors run out (EMFILE),
@@ -529,8 +560,9 @@ end
 
 local function tcp_listen(host, port, handler, opts)
   if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
-  if math_type(port) ~= "integer" then argerror(2, "listen", "integer expected, got " .. typename(port, 1)) end
+  check_port(port, "listen")
   if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
+  if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
   if host == "localhost" then host = "127.0.0.1" end
   local sock, err, code = core.listen(host, port, opts and opts.reuseport)
   if not sock then return nil, err, code end

@@ -42,7 +42,10 @@ static void lnet_server_shutdown(struct rt *rt, struct resource *r)
 static void lnet_server_describe(struct resource *r, char *buf, size_t size)
 {
     struct server *sv = (struct server *)r;
-    snprintf(buf, size, "listening on port %d (fd %d)", sv->port, sv->fd);
+    if (sv->port)
+        snprintf(buf, size, "listening on port %d (fd %d)", sv->port, sv->fd);
+    else
+        snprintf(buf, size, "listening on a Unix socket (fd %d)", sv->fd);
 }
 
 /* [-0, +1|3, e y] continuation of resolve: the request is ours again */

@@ -1,5 +1,6 @@
 /* os.exit leaves at once, as in lua, but first writes what the runtime owes: the trace's
  * closing event and buffered output. */
+#include <signal.h>
 #include <lauxlib.h>
 
 #include "lasync.h"
@@ -15,11 +16,37 @@ static int los_exit(lua_State *L)
     return 0;
 }
 
+/* io.popen and os.execute, with SIGPIPE as asyncrun found it for the child they fork: the
+ * runtime ignores it for itself, a shell pipeline in the child must not [-(n), +r, e] */
+static int los_with_sigpipe(lua_State *L)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, saved;
+    bool restore = !rt_of(L)->pipe_ignored_at_start;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    if (restore)
+        sigaction(SIGPIPE, &dfl, &saved);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    if (restore)
+        sigaction(SIGPIPE, &saved, NULL);
+    if (status != LUA_OK)
+        return lua_error(L);
+    return lua_gettop(L);
+}
+
+/* [-0, +0, e] replaces lib.name with a closure over the original */
+static void los_wrap(lua_State *L, const char *lib, const char *name, lua_CFunction f)
+{
+    lua_getglobal(L, lib);
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, f, 1);
+    lua_setfield(L, -2, name);
+    lua_pop(L, 1);
+}
+
 void los_patch(lua_State *L)
 {
-    lua_getglobal(L, "os");
-    lua_getfield(L, -1, "exit");
-    lua_pushcclosure(L, los_exit, 1);
-    lua_setfield(L, -2, "exit");
-    lua_pop(L, 1);
+    los_wrap(L, "os", "exit", los_exit);
+    los_wrap(L, "os", "execute", los_with_sigpipe);
+    los_wrap(L, "io", "popen", los_with_sigpipe);
 }

@@ -94,11 +94,14 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
     }
 }
 
-/* stack: stream, formats (nfmt), results (done so far). ctx = nfmt << 16 | done */
+/* ctx flag of lines(): a read error raises, as file:lines does */
+#define READ_RAISE ((lua_KContext)1 << 32)
+
+/* stack: stream, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
 static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
 {
     struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
-    int nfmt = (int)(ctx >> 16), done = (int)(ctx & 0xffff), err = 0;
+    int nfmt = (int)((ctx >> 16) & 0xffff), done = (int)(ctx & 0xffff), err = 0;
     if (status == LUA_YIELD)
         laux_resumed(L, rt_of(L)->current);
     if (s->closed)
@@ -107,13 +110,17 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
         int r = lstream_read_one(L, s, 2 + done, &err);
         if (r == READ_EOF)
             return done + 1;
-        if (r == READ_ERROR)
+        if (r == READ_ERROR) {
+            if (ctx & READ_RAISE)
+                return luaL_error(L, "%s", strerror(err));
             return laux_failure(L, err, NULL);
+        }
         if (r == READ_WAIT) {
             struct task *t = laux_suspending_task(L);
             t->wait = WAIT_IO;
             t->on.io = &s->rd;
-            return laux_suspend(L, t, (lua_KContext)nfmt << 16 | done, lstream_read_k);
+            return laux_suspend(L, t, (ctx & READ_RAISE) | (lua_KContext)nfmt << 16 | done,
+                                lstream_read_k);
         }
     }
     return nfmt;
@@ -183,7 +190,7 @@ static int lstream_lines_next(lua_State *L)
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, lua_upvalueindex(2));
     lstream_check(L, 1);
-    return lstream_read_k(L, LUA_OK, (lua_KContext)1 << 16);
+    return lstream_read_k(L, LUA_OK, READ_RAISE | (lua_KContext)1 << 16);
 }
 
 /* s:lines([fmt]) -> iterator [-(0|1), +1, m] */

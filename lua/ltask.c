@@ -25,7 +25,7 @@ static int ltask_spawn(lua_State *L)
     if (rt->closed)
         return luaL_error(L, "cannot spawn: the event loop is closed");
     struct task *t = task_new(rt, L, lua_gettop(L) - 1);
-    if (rt->trace)
+    if (rt_tracing(rt))
         trace_spawn(rt, t, L);
     return 1;
 }

@@ -192,6 +192,16 @@ struct rt {
     struct debug *debug;      /* owned: NULL without --debug */
 };
 
+/* The diagnostics' hooks: one branch each on the hot paths, compiled out altogether with
+ * -DASYNCRUN_NO_TRACE_HOOKS (the baseline `make bench-trace-cost` measures them against). */
+#ifdef ASYNCRUN_NO_TRACE_HOOKS
+#define rt_tracing(rt) ((void)(rt), false)
+#define rt_timing(rt) ((void)(rt), false)
+#else
+#define rt_tracing(rt) ((rt)->trace != NULL)
+#define rt_timing(rt) ((rt)->timing)
+#endif
+
 /* The runtime's clock: virtual under --fake-time. */
 double rt_now(const struct rt *rt);
 

@@ -23,7 +23,11 @@ static void proc_shutdown(struct rt *rt, struct resource *r)
 
 static void proc_describe(struct resource *r, char *buf, size_t size)
 {
-    snprintf(buf, size, "%d (still running: killed)", (int)((struct proc *)r)->pid);
+    struct proc *p = (struct proc *)r;
+    siginfo_t si = {0};
+    /* peek without reaping: an exited child nobody waited for is not "running" */
+    bool exited = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid;
+    snprintf(buf, size, "%d (%s)", (int)p->pid, exited ? "exited, never waited for" : "still running: killed");
 }
 
 /* File actions making fd 0-2 what the caller asked for. */
@@ -39,6 +43,8 @@ static int proc_actions(posix_spawn_file_actions_t *fa, const struct proc_stdio 
     }
     if (!err && cwd)
         err = posix_spawn_file_actions_addchdir_np(fa, cwd);
+    if (!err) /* nothing but 0-2: not even descriptors inherited without close-on-exec */
+        err = posix_spawn_file_actions_addclosefrom_np(fa, 3);
     return err;
 }
 

@@ -1,6 +1,7 @@
 /* The one runtime context and SPEC §2's lifecycle, in order: state and loop, the main task,
  * the run, cancellation of what is left, close, and the exit status decided in one place. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
@@ -232,6 +233,7 @@ static int rt_pmain(lua_State *L)
         dump_tasks(rt, stderr);
     }
     ev_run(rt->loop, EVRUN_NOWAIT); /* a signal that came during main's last step counts */
+    rt_check_output(rt);            /* and so does a reader of stdout/stderr gone meanwhile */
     if (task_finished(rt->main))
         rt_report_main(rt);
     if (opt->strict && rt->live.count > 0) {
@@ -241,7 +243,8 @@ static int rt_pmain(lua_State *L)
         dump_tasks(rt, stderr);
     }
     rt_shutdown(rt);
-    resource_shutdown(rt);
+    if (resource_shutdown(rt) > 0 && opt->strict)
+        rt->strict_failed = true;
     stats_print(rt);
     trace_loop_close(rt);
     return 0;
@@ -283,11 +286,21 @@ static const char *rt_open(struct rt *rt, int *err)
     return NULL;
 }
 
+/* fd 0-2 closed by the caller would be taken by the loop's own descriptors, and then
+ * handed to children as their stdin or stdout: hold them with /dev/null. */
+static void rt_hold_std_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", fd ? O_WRONLY : O_RDONLY) < 0)
+            break;
+}
+
 int rt_run(const struct rt_options *opt)
 {
     struct rt rt;
     int status = ST_FAILURE, err = 0;
     const char *failed;
+    rt_hold_std_fds();
     memset(&rt, 0, sizeof rt);
     rt.self = &rt;
     rt.opt = opt;

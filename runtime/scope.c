@@ -36,7 +36,7 @@ static void scope_deadline(struct rt *rt, struct timer *tm)
 {
     struct cscope *s = (struct cscope *)((char *)tm - offsetof(struct cscope, timer));
     s->armed = false; /* the heap already dropped it */
-    if (rt->trace)
+    if (rt_tracing(rt))
         trace_timeout(rt, s->task);
     scope_cancel(rt, s);
 }

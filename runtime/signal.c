@@ -31,6 +31,17 @@ static struct sigaction signal_saved[SIGNAL_MAX];
 static bool signal_caught[SIGNAL_MAX];
 static struct siglistener *signal_listeners[SIGNAL_MAX];
 
+static const int signal_own_set[] = {SIGINT, SIGTERM, SIGQUIT, SIGUSR1};
+
+/* true for the signals asyncrun handles even without listeners */
+static bool signal_own(int signo)
+{
+    for (size_t i = 0; i < sizeof signal_own_set / sizeof signal_own_set[0]; i++)
+        if (signal_own_set[i] == signo)
+            return true;
+    return false;
+}
+
 static void signal_handler(int signo)
 {
     if (signo <= 0 || signo >= SIGNAL_MAX)
@@ -118,7 +129,6 @@ static bool signal_catch(int signo, bool force)
 
 void signal_install(struct rt *rt)
 {
-    static const int own[] = {SIGINT, SIGTERM, SIGQUIT, SIGUSR1};
     signal_rt = rt;
     ev_async_init(&rt->signal_watch, signal_arrived);
     ev_async_start(rt->loop, &rt->signal_watch);
@@ -129,8 +139,8 @@ void signal_install(struct rt *rt)
         signal_caught[i] = false;
         signal_listeners[i] = NULL;
     }
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
-        signal_catch(own[i], false);
+    for (size_t i = 0; i < sizeof signal_own_set / sizeof signal_own_set[0]; i++)
+        signal_catch(signal_own_set[i], false);
 }
 
 void signal_restore(struct rt *rt)
@@ -211,5 +221,9 @@ void signal_unlisten(struct rt *rt, struct siglistener *l)
     if (*p)
         *p = l->next;
     signal_listened[l->signo] = signal_listeners[l->signo] != NULL;
+    if (!signal_listened[l->signo] && !signal_own(l->signo) && signal_caught[l->signo]) {
+        sigaction(l->signo, &signal_saved[l->signo], NULL); /* as before anyone listened */
+        signal_caught[l->signo] = false;
+    }
     resource_remove(rt, &l->res);
 }

@@ -117,7 +117,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     rt->spawned++;
     if (rt->live.count > rt->peak_live)
         rt->peak_live = rt->live.count;
-    if (rt->timing)
+    if (rt_timing(rt))
         t->spawned_at = rt_now(rt);
     sched_ready(rt, t, WAKE_OK);
     return t;
@@ -212,7 +212,7 @@ bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_i
         t->cancel_requested = true;
         t->cancel_by = by;
         t->cancel_by_id = by_id;
-        if (rt->trace)
+        if (rt_tracing(rt))
             trace_cancel(rt, t);
     }
     task_interrupt(rt, t);
@@ -268,7 +268,7 @@ void task_finish_unstarted(struct rt *rt, struct task *t)
     lua_pushnil(L);
     lua_setiuservalue(L, -2, UV_FN);
     lua_pop(L, 1);
-    if (rt->trace)
+    if (rt_tracing(rt))
         trace_cancelled(rt, t);
     task_release(rt, t);
 }
@@ -348,7 +348,7 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
             lua_xmove(co, L, 1);
             lua_setiuservalue(L, -2, UV_DATA);
         }
-        if (rt->trace)
+        if (rt_tracing(rt))
             trace_done(rt, t);
         if (rt->debug && t->cancel_raised)
             debug_cancel_swallowed(rt, t);
@@ -357,14 +357,14 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
         /* stack: task, error */
         if (task_is_cancel_value(L, -1)) {
             t->state = TASK_CANCELLED;
-            if (rt->trace)
+            if (rt_tracing(rt))
                 trace_cancelled(rt, t);
         } else {
             t->state = TASK_FAILED;
             if (status == LUA_ERRMEM)
                 t->plain_error = true; /* a traceback would need the memory there is not */
             task_keep_traceback(L, t, top + 1, top + 2);
-            if (rt->trace)
+            if (rt_tracing(rt))
                 trace_fail(rt, t, t->traceback);
             if (t == rt->main)
                 t->error_retrieved = true; /* the runtime itself reports the main task's error */
@@ -401,7 +401,7 @@ void task_report_unretrieved(struct rt *rt, struct task *t)
         return;
     t->reported = true;
     task_list_remove(&rt->unretrieved, t);
-    if (rt->trace)
+    if (rt_tracing(rt))
         trace_flush(rt);
     fflush(stdout);
     fprintf(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",

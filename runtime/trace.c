@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "trace.h"
@@ -35,7 +36,7 @@ int trace_open(struct rt *rt)
     const char *path = rt->opt->trace_file;
     if (rt->opt->trace == TRACE_OFF)
         return 0;
-    rt->trace = path ? fopen(path, "we") : fdopen(dup(2), "w");
+    rt->trace = path ? fopen(path, "we") : fdopen(fcntl(2, F_DUPFD_CLOEXEC, 3), "w");
     if (!rt->trace)
         return -errno;
     if (rt->opt->trace == TRACE_CHROME)
@@ -66,78 +67,133 @@ void trace_flush(struct rt *rt)
         fflush(rt->trace);
 }
 
+/* Output goes through the unlocked stdio calls and hand-written number formatting: tracing
+ * a busy run writes millions of events, and locking or printf per character dominate. */
+static void trace_put(FILE *f, const char *s, size_t n)
+{
+    fwrite_unlocked(s, 1, n, f);
+}
+
+static void trace_puts(FILE *f, const char *s)
+{
+    trace_put(f, s, strlen(s));
+}
+
+static void trace_int(FILE *f, int64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *--p = '-';
+    trace_put(f, p, (size_t)(buf + sizeof buf - p));
+}
+
+/* seconds with 6 decimals, as "%.6f" would print them */
+static void trace_seconds(FILE *f, double d)
+{
+    if (!(d >= 0 && d < 9e12)) {
+        fprintf(f, "%.6f", d);
+        return;
+    }
+    int64_t us = (int64_t)(d * 1e6 + 0.5);
+    char frac[6];
+    trace_int(f, us / 1000000);
+    for (int i = 5, r = (int)(us % 1000000); i >= 0; i--, r /= 10)
+        frac[i] = (char)('0' + r % 10);
+    fputc_unlocked('.', f);
+    trace_put(f, frac, 6);
+}
+
 /* A logfmt value: bare when it has no space, quote or '=', else double-quoted with escapes. */
 static void trace_logfmt_value(FILE *f, const char *s)
 {
     if (*s && !strpbrk(s, " \t\n\r\"=\\")) {
-        fputs(s, f);
+        trace_puts(f, s);
         return;
     }
-    fputc('"', f);
+    fputc_unlocked('"', f);
     for (; *s; s++) {
         switch (*s) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\t': fputs("\\t", f); break;
-        case '\r': fputs("\\r", f); break;
-        default: fputc(*s, f);
+        case '"': trace_puts(f, "\\\""); break;
+        case '\\': trace_puts(f, "\\\\"); break;
+        case '\n': trace_puts(f, "\\n"); break;
+        case '\t': trace_puts(f, "\\t"); break;
+        case '\r': trace_puts(f, "\\r"); break;
+        default: fputc_unlocked(*s, f);
         }
     }
-    fputc('"', f);
+    fputc_unlocked('"', f);
 }
 
 /* A JSON string; '<' is escaped too, so that the html page can embed it in a script. */
 static void trace_json_string(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20 || c == '<' || c == 0x7f)
+    fputc_unlocked('"', f);
+    for (;;) {
+        size_t n = 0; /* the run of characters that need no escape */
+        while (s[n] && s[n] != '"' && s[n] != '\\' && s[n] != '<'
+               && (unsigned char)s[n] >= 0x20 && s[n] != 0x7f)
+            n++;
+        trace_put(f, s, n);
+        s += n;
+        if (!*s)
+            break;
+        unsigned char c = (unsigned char)*s++;
+        if (c == '"' || c == '\\') {
+            fputc_unlocked('\\', f);
+            fputc_unlocked((int)c, f);
+        } else if (c == '\n') {
+            trace_puts(f, "\\n");
+        } else if (c == '\t') {
+            trace_puts(f, "\\t");
+        } else {
             fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
+        }
     }
-    fputc('"', f);
+    fputc_unlocked('"', f);
+}
+
+static void trace_value(FILE *f, const struct field *fd, bool json)
+{
+    if (fd->type == F_STR) {
+        if (json)
+            trace_json_string(f, fd->v.s);
+        else
+            trace_logfmt_value(f, fd->v.s);
+    } else if (fd->type == F_INT) {
+        trace_int(f, fd->v.i);
+    } else {
+        trace_seconds(f, fd->v.d);
+    }
 }
 
 static void trace_text(FILE *f, const struct field *fs, int n)
 {
-    fputs("trace:", f);
+    trace_put(f, "trace:", 6);
     for (int i = 0; i < n; i++) {
-        fprintf(f, " %s=", fs[i].key);
-        if (fs[i].type == F_STR)
-            trace_logfmt_value(f, fs[i].v.s);
-        else if (fs[i].type == F_INT)
-            fprintf(f, "%" PRId64, fs[i].v.i);
-        else
-            fprintf(f, "%.6f", fs[i].v.d);
+        fputc_unlocked(' ', f);
+        trace_puts(f, fs[i].key);
+        fputc_unlocked('=', f);
+        trace_value(f, &fs[i], false);
     }
-    fputc('\n', f);
+    fputc_unlocked('\n', f);
 }
 
 static void trace_json(FILE *f, const struct field *fs, int n)
 {
-    fputc('{', f);
+    fputc_unlocked('{', f);
     for (int i = 0; i < n; i++) {
         if (i)
-            fputc(',', f);
-        trace_json_string(f, fs[i].key);
-        fputc(':', f);
-        if (fs[i].type == F_STR)
-            trace_json_string(f, fs[i].v.s);
-        else if (fs[i].type == F_INT)
-            fprintf(f, "%" PRId64, fs[i].v.i);
-        else
-            fprintf(f, "%.6f", fs[i].v.d);
+            fputc_unlocked(',', f);
+        fputc_unlocked('"', f);
+        trace_puts(f, fs[i].key); /* keys are plain identifiers */
+        trace_put(f, "\":", 2);
+        trace_value(f, &fs[i], true);
     }
-    fputc('}', f);
+    fputc_unlocked('}', f);
 }
 
 /* Chrome: an instant on the task's track (fs[0] is t, fs[1] the event, then the task if

@@ -1,0 +1,4 @@
+-- W1 startup: an empty async main. asyncrun runs this file as the main task of
+-- its event loop, so the whole workload is: create the Lua state and the loop,
+-- run an empty main task, shut down. Same work as the peers'
+-- w1_startup/{py_asyncio.py,node.js,lua_luv.lua,lua_cqueues.lua}.
