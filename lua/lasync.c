@@ -5,6 +5,42 @@
 #include "lasync.h"
 #include "async_lua.h"
 
+/* [-0, +0, e] runs lua/async.lua over the module and the core, once */
+static void lasync_load_lua(lua_State *L)
+{
+    if (lua_getfield(L, LUA_REGISTRYINDEX, "async.lua.loaded") == LUA_TBOOLEAN) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_pushboolean(L, 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "async.lua.loaded");
+    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)
+        lua_error(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    lua_getfield(L, -1, "async");
+    lua_remove(L, -2);
+    lua_getfield(L, LUA_REGISTRYINDEX, "async.core");
+    lua_call(L, 2, 0);
+}
+
+/* async.__index: the std streams, or the Lua half of the module, compiled on first use so
+ * that a script that never needs it does not pay for it at start-up [-0, +1, e] */
+static int lasync_index(lua_State *L)
+{
+    if (lstream_std(L))
+        return 1;
+    lasync_load_lua(L);
+    lua_settop(L, 2);
+    lua_rawget(L, 1);
+    return 1;
+}
+
+void lasync_require_lua(lua_State *L)
+{
+    lasync_load_lua(L);
+}
+
 /* [-0, +1, e] */
 static int luaopen_async(lua_State *L)
 {
@@ -20,16 +56,13 @@ static int luaopen_async(lua_State *L)
     lproc_open(L);
     lnet_open(L, core);
     lsignal_open(L);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, lasync_index);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     lua_pop(L, 1);
-    /* stack: async, core; the core is kept for the runtime too (the prompt) */
-    lua_pushvalue(L, -1);
+    /* stack: async, core; the core is kept for lua/async.lua and the prompt */
     lua_setfield(L, LUA_REGISTRYINDEX, "async.core");
-    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)
-        return lua_error(L);
-    lua_pushvalue(L, -3);
-    lua_pushvalue(L, -3);
-    lua_call(L, 2, 0);
-    lua_pop(L, 1);
     return 1;
 }
 

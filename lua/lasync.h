@@ -7,6 +7,9 @@
 /* [-0, +0, e] opens `async` (global and package.loaded), patches coroutine and os.exit */
 void lasync_open(lua_State *L);
 
+/* [-0, +0, e] makes sure the Lua half of the module (lua/async.lua) has run */
+void lasync_require_lua(lua_State *L);
+
 /* Each adds its functions to the module table at the top of the stack, and the private
  * functions the Lua part uses to the table at index core. [-0, +0, e] */
 void ltask_open(lua_State *L, int core);
@@ -14,6 +17,9 @@ void ltime_open(lua_State *L);
 void lscope_open(lua_State *L, int core);
 void lpark_open(lua_State *L, int core);
 void lstream_open(lua_State *L);
+/* [-0, +(0|1), e] async.__index for "stdin", "stdout", "stderr": opens and caches the
+ * stream; returns 0 for any other key */
+int lstream_std(lua_State *L);
 void lproc_open(lua_State *L);
 void lnet_open(lua_State *L, int core);
 void lsignal_open(lua_State *L);

@@ -285,8 +285,7 @@ static int lstream_tostring(lua_State *L)
     return 1;
 }
 
-/* [-0, +1, e] the lazily opened async.stdin/stdout/stderr */
-static int lstream_std(lua_State *L)
+int lstream_std(lua_State *L)
 {
     static const char *const names[] = {"stdin", "stdout", "stderr", NULL};
     const char *key = lua_tostring(L, 2);
@@ -324,8 +323,4 @@ void lstream_open(lua_State *L)
     lua_pushcfunction(L, lstream_tostring);
     lua_setfield(L, -2, "__tostring");
     lua_pop(L, 1);
-    lua_createtable(L, 0, 1);
-    lua_pushcfunction(L, lstream_std);
-    lua_setfield(L, -2, "__index");
-    lua_setmetatable(L, -2);
 }

@@ -7,6 +7,7 @@
 
 #include "main_task.h"
 #include "core.h"
+#include "lasync.h"
 
 /* [-1, +0, v] a load failure: the message at the top becomes the main task's plain error */
 static int main_load_failed(lua_State *L)
@@ -72,6 +73,7 @@ static int main_push_script(lua_State *L, const struct rt_options *opt)
 static void main_push_repl(lua_State *L)
 {
     char version[128];
+    lasync_require_lua(L);
     luaL_getsubtable(L, LUA_REGISTRYINDEX, "async.core");
     lua_getfield(L, -1, "repl");
     lua_remove(L, -2);
