@@ -141,3 +141,35 @@ int laux_failure(lua_State *L, int err, const char *what)
     lua_pushinteger(L, err);
     return 3;
 }
+
+static const char *const laux_mt_names[MT_COUNT] = {
+    "async.Task", "async.Stream", "async.ParkQueue", "async.Process",
+    "async.Scope", "async.Signal", "async.Server",
+};
+
+void laux_newmetatable(lua_State *L, enum rt_mt which)
+{
+    struct rt *rt = rt_of(L);
+    luaL_newmetatable(L, laux_mt_names[which]);
+    lua_pushvalue(L, -1);
+    rt->mt_ref[which] = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->mt[which] = lua_topointer(L, -1);
+}
+
+void *laux_test(lua_State *L, int idx, enum rt_mt which)
+{
+    void *p = lua_touserdata(L, idx);
+    if (!p || !lua_getmetatable(L, idx))
+        return NULL;
+    bool same = lua_topointer(L, -1) == rt_of(L)->mt[which];
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
+void *laux_check(lua_State *L, int idx, enum rt_mt which)
+{
+    void *p = laux_test(L, idx, which);
+    if (!p)
+        luaL_typeerror(L, idx, laux_mt_names[which]);
+    return p;
+}

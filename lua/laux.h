@@ -25,4 +25,11 @@ int laux_noyield_error(lua_State *L);
 /* [-0, +3, m] the run-time failure triple: nil, "what: message" (or the message), errno */
 int laux_failure(lua_State *L, int err, const char *what);
 
+/* [-0, +1, m] creates the metatable of a userdata type (by its name too, for tools) */
+void laux_newmetatable(lua_State *L, enum rt_mt which);
+/* [-0, +0, -] the userdata at idx if it is of that type, else NULL */
+void *laux_test(lua_State *L, int idx, enum rt_mt which);
+/* [-0, +0, v] the same, or a standard argument error */
+void *laux_check(lua_State *L, int idx, enum rt_mt which);
+
 #endif

@@ -107,7 +107,7 @@ static int lnet_resolve(lua_State *L)
 /* [-0, +1|3, e y] continuation of connect: the stream at index 3 waited for writability */
 static int lnet_connect_k(lua_State *L, int status, lua_KContext ctx)
 {
-    struct stream *s = luaL_checkudata(L, 3, STREAM_MT);
+    struct stream *s = laux_check(L, 3, MT_STREAM);
     (void)ctx;
     if (status == LUA_YIELD) {
         struct task *t = rt_of(L)->current;
@@ -162,13 +162,13 @@ static int lnet_listen(lua_State *L)
     sv->res.shutdown = lnet_server_shutdown;
     sv->res.describe = lnet_server_describe;
     resource_add(rt_of(L), &sv->res);
-    luaL_setmetatable(L, SERVER_MT);
+    rt_setmetatable(L, MT_SERVER);
     return 1;
 }
 
 static struct server *lnet_server(lua_State *L)
 {
-    return luaL_checkudata(L, 1, SERVER_MT);
+    return laux_check(L, 1, MT_SERVER);
 }
 
 /* server:accept() -> stream | nil, message, errno [-0, +1|3, e y] */
@@ -235,7 +235,7 @@ static const luaL_Reg lnet_core[] = {
 
 void lnet_open(lua_State *L, int core)
 {
-    luaL_newmetatable(L, SERVER_MT);
+    laux_newmetatable(L, MT_SERVER);
     luaL_newlib(L, lnet_server_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lnet_close);

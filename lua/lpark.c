@@ -19,7 +19,7 @@ struct park {
 
 static struct park *lpark_check(lua_State *L)
 {
-    return luaL_checkudata(L, 1, PARK_MT);
+    return laux_check(L, 1, MT_PARK);
 }
 
 /* core.park_queue(label) -> queue [-1, +1, m] */
@@ -32,7 +32,7 @@ static int lpark_new(lua_State *L)
     p->label = lua_tostring(L, 1);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
-    luaL_setmetatable(L, PARK_MT);
+    rt_setmetatable(L, MT_PARK);
     return 1;
 }
 
@@ -107,7 +107,7 @@ static const luaL_Reg lpark_methods[] = {
 
 void lpark_open(lua_State *L, int core)
 {
-    luaL_newmetatable(L, PARK_MT);
+    laux_newmetatable(L, MT_PARK);
     luaL_newlib(L, lpark_methods);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

@@ -23,7 +23,7 @@ struct lproc {
 
 static struct lproc *lproc_check(lua_State *L)
 {
-    return luaL_checkudata(L, 1, PROC_MT);
+    return laux_check(L, 1, MT_PROC);
 }
 
 /* [-0, +0, -] reaps if the child has exited, dropping the anchor */
@@ -225,7 +225,7 @@ static int lproc_exec(lua_State *L)
     struct lproc *lp = lua_newuserdatauv(L, sizeof *lp, 1); /* 7 */
     memset(lp, 0, sizeof *lp);
     lp->ref = LUA_NOREF;
-    luaL_setmetatable(L, PROC_MT);
+    rt_setmetatable(L, MT_PROC);
     for (int i = 0; i < 3; i++) {
         stdio.fd[i] = modes[i] == 0 ? -1 : -2;
         if (modes[i] != 1)
@@ -268,7 +268,7 @@ static const luaL_Reg lproc_methods[] = {
 
 void lproc_open(lua_State *L)
 {
-    luaL_newmetatable(L, PROC_MT);
+    laux_newmetatable(L, MT_PROC);
     luaL_newlib(L, lproc_methods);
     lua_pushcclosure(L, lproc_index, 1);
     lua_setfield(L, -2, "__index");

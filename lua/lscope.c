@@ -16,7 +16,7 @@
 
 static struct cscope *lscope_check(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, SCOPE_MT);
+    return laux_check(L, idx, MT_SCOPE);
 }
 
 /* [-0, +1, m] a scope that raises the value at value_idx (0: none, a shield) */
@@ -26,7 +26,7 @@ static struct cscope *lscope_new(lua_State *L, int value_idx, bool shield)
     memset(s, 0, sizeof *s);
     s->ref = LUA_NOREF;
     s->shield = shield;
-    luaL_setmetatable(L, SCOPE_MT);
+    rt_setmetatable(L, MT_SCOPE);
     if (value_idx) {
         lua_pushvalue(L, value_idx);
         lua_setiuservalue(L, -2, 1);
@@ -130,7 +130,7 @@ static int lscope_cancelled(lua_State *L)
 static int lscope_adopt(lua_State *L)
 {
     struct cscope *s = lscope_check(L, 1);
-    struct task *t = luaL_checkudata(L, 2, TASK_MT);
+    struct task *t = laux_check(L, 2, MT_TASK);
     t->nursery = s;
     return 0;
 }
@@ -172,7 +172,7 @@ static const luaL_Reg lscope_functions[] = {
 void lscope_open(lua_State *L, int core)
 {
     /* stack: async */
-    luaL_newmetatable(L, SCOPE_MT);
+    laux_newmetatable(L, MT_SCOPE);
     luaL_newlib(L, lscope_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lscope_close);

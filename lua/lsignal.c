@@ -13,7 +13,7 @@
 
 static struct siglistener *lsignal_check(lua_State *L)
 {
-    return luaL_checkudata(L, 1, SIGNAL_MT);
+    return laux_check(L, 1, MT_SIGNAL);
 }
 
 /* async.signal(name) -> listener [-1, +1, v] */
@@ -28,7 +28,7 @@ static int lsignal_new(lua_State *L)
     if (err)
         return luaL_argerror(L, 1, lua_pushfstring(L, "cannot listen for '%s': %s", name,
                                                    strerror(-err)));
-    luaL_setmetatable(L, SIGNAL_MT);
+    rt_setmetatable(L, MT_SIGNAL);
     return 1;
 }
 
@@ -82,7 +82,7 @@ static const luaL_Reg lsignal_methods[] = {
 
 void lsignal_open(lua_State *L)
 {
-    luaL_newmetatable(L, SIGNAL_MT);
+    laux_newmetatable(L, MT_SIGNAL);
     luaL_newlib(L, lsignal_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lsignal_close);

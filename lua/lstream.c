@@ -17,7 +17,7 @@ enum { READ_DONE, READ_EOF, READ_WAIT, READ_ERROR };
 
 struct stream *lstream_check(lua_State *L, int idx)
 {
-    struct stream *s = luaL_checkudata(L, idx, STREAM_MT);
+    struct stream *s = laux_check(L, idx, MT_STREAM);
     if (s->closed)
         luaL_error(L, "attempt to use a closed stream");
     return s;
@@ -28,7 +28,7 @@ struct stream *lstream_new(lua_State *L)
     struct stream *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
     s->closed = true; /* until stream_init */
-    luaL_setmetatable(L, STREAM_MT);
+    rt_setmetatable(L, MT_STREAM);
     return s;
 }
 
@@ -100,7 +100,7 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
 /* stack: stream, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
 static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     int nfmt = (int)((ctx >> 16) & 0xffff), done = (int)(ctx & 0xffff), err = 0;
     if (status == LUA_YIELD)
         laux_resumed(L, rt_of(L)->current);
@@ -144,7 +144,7 @@ static int lstream_read(lua_State *L)
 /* [-0, +1, e y] continuation of read_some: stack: stream, max */
 static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     size_t max = (size_t)ctx;
     int err = 0;
     lua_settop(L, 2);
@@ -209,7 +209,7 @@ static int lstream_lines(lua_State *L)
 /* stack: stream, data...; ctx = argument index << 40 | offset written in it */
 static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     int nargs = lua_gettop(L);
     int i = (int)(ctx >> 40);
     size_t off = (size_t)(ctx & (((lua_KContext)1 << 40) - 1));
@@ -259,7 +259,7 @@ static int lstream_write(lua_State *L)
 /* s:close() -> true [-0, +1, -] */
 static int lstream_close(lua_State *L)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     stream_close(rt_of(L), s);
     lua_pushboolean(L, 1);
     return 1;
@@ -268,7 +268,7 @@ static int lstream_close(lua_State *L)
 /* __gc and __close: close if still open [-0, +0, -] */
 static int lstream_gc(lua_State *L)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     if (!s->closed)
         stream_close(rt_of(L), s);
     return 0;
@@ -277,7 +277,7 @@ static int lstream_gc(lua_State *L)
 /* tostring(s) [-0, +1, m] */
 static int lstream_tostring(lua_State *L)
 {
-    struct stream *s = luaL_checkudata(L, 1, STREAM_MT);
+    struct stream *s = laux_check(L, 1, MT_STREAM);
     if (s->closed)
         lua_pushfstring(L, "stream (%s, closed)", s->name ? s->name : "?");
     else
@@ -313,7 +313,7 @@ static const luaL_Reg lstream_methods[] = {
 void lstream_open(lua_State *L)
 {
     /* stack: async */
-    luaL_newmetatable(L, STREAM_MT);
+    laux_newmetatable(L, MT_STREAM);
     luaL_newlib(L, lstream_methods);
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lstream_gc);

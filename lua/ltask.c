@@ -14,7 +14,7 @@ static const char *const ltask_states[] = {"pending", "running", "done", "failed
 
 static struct task *ltask_check(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, TASK_MT);
+    return laux_check(L, idx, MT_TASK);
 }
 
 /* async.spawn(fn, ...) -> task [-(n), +1, m] */
@@ -220,7 +220,7 @@ static int ltask_wait_many(lua_State *L, int mode, const char *fname)
     lua_createtable(L, n, 0); /* stack: tasks, unfinished */
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i);
-        struct task *t = luaL_testudata(L, -1, TASK_MT);
+        struct task *t = laux_test(L, -1, MT_TASK);
         if (!t)
             return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
                               fname, i, luaL_typename(L, -1));
@@ -283,7 +283,7 @@ static int ltask_wait_all(lua_State *L)
 /* core.is_task(v) -> bool [-1, +1, -] */
 static int ltask_is_task(lua_State *L)
 {
-    lua_pushboolean(L, luaL_testudata(L, 1, TASK_MT) != NULL);
+    lua_pushboolean(L, laux_test(L, 1, MT_TASK) != NULL);
     return 1;
 }
 
@@ -379,7 +379,7 @@ static const luaL_Reg ltask_core[] = {
 void ltask_open(lua_State *L, int core)
 {
     /* stack: async */
-    luaL_newmetatable(L, TASK_MT);
+    laux_newmetatable(L, MT_TASK);
     luaL_newlib(L, ltask_methods);
     lua_pushcclosure(L, ltask_index, 1);
     lua_setfield(L, -2, "__index");

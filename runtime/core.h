@@ -157,6 +157,10 @@ struct timer_heap {
     size_t n, cap;
 };
 
+/* The userdata types, whose metatables are checked by identity (not looked up by name, which
+ * costs a string comparison on every method call). */
+enum rt_mt { MT_TASK, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER, MT_COUNT };
+
 struct rt {
     struct rt *self;          /* first field, see struct task */
     lua_State *L;             /* the main thread: only the scheduler resumes tasks from it */
@@ -189,6 +193,8 @@ struct rt {
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
     struct resolve_pool *resolver; /* owned: started by the first lookup */
+    int mt_ref[MT_COUNT];     /* ref: registry, the metatables of the userdata types */
+    const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */
 };
 
@@ -218,6 +224,13 @@ void rt_check_output(struct rt *rt);
 static inline struct rt *rt_of(lua_State *L)
 {
     return **(struct rt ***)lua_getextraspace(L);
+}
+
+/* [-1, +1, -] sets the metatable of the userdata type which on the value on top */
+static inline void rt_setmetatable(lua_State *L, enum rt_mt which)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt_of(L)->mt_ref[which]);
+    lua_setmetatable(L, -2);
 }
 
 /* The task whose own thread L is, or NULL (main thread, user coroutines). */

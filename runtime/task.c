@@ -99,7 +99,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     t->nargs = nargs;
     t->state = TASK_PENDING;
     t->w.task = t;
-    luaL_setmetatable(L, TASK_MT);
+    rt_setmetatable(L, MT_TASK);
     /* stack: fn, args..., task */
     lua_insert(L, -(nargs + 2));
     if (nargs > 0) {
