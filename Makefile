@@ -117,7 +117,7 @@ bench-callgrind: $(BIN)
 
 # Reliability (not part of check): fuzzing for FUZZ_SECONDS per target, stress at full
 # size, and valgrind over the API fuzzer and the stress scripts at a small size.
-fuzz: $(BIN)
+fuzz: $(BIN) $(ASAN_BIN)
 	@tests/fuzz/run.sh $(or $(FUZZ_SECONDS),60)
 
 stress: $(BIN)
