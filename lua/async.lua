@@ -592,20 +592,32 @@ async.unix = {
 -- prompt; other tasks keep running while the prompt waits for input.
 function core.repl(version)
   local stdin, stdout, stderr = async.stdin, io.stdout, io.stderr
-  local current
+  local current, editing
   local interrupts = async.signal("INT")
   local watcher = spawn(function()
     while interrupts:wait() do
-      if current then current:cancel("interrupted") else stdout:write("\n> "); stdout:flush() end
+      if current then
+        current:cancel("interrupted")
+      elseif editing then
+        core.readline_interrupted() -- drops the line being typed, prompts again
+      else
+        stdout:write("\n> ")
+        stdout:flush()
+      end
     end
   end)
   watcher.name = "prompt:ctrl-c"
   print(version)
   local buf
   while true do
-    stdout:write(buf and ">> " or "> ")
-    stdout:flush()
-    local line = stdin:read("l")
+    local prompt = buf and ">> " or "> "
+    local line = core.readline(prompt) -- with line editing and history, when available
+    editing = line ~= false
+    if line == false then
+      stdout:write(prompt)
+      stdout:flush()
+      line = stdin:read("l")
+    end
     if not line then break end
     buf = buf and buf .. "\n" .. line or line
     local code = buf:gsub("^=", "return ")

@@ -56,6 +56,7 @@ static int luaopen_async(lua_State *L)
     lproc_open(L);
     lnet_open(L, core);
     lsignal_open(L);
+    lline_open(L, core);
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, lasync_index);
     lua_setfield(L, -2, "__index");

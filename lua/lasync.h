@@ -23,6 +23,7 @@ int lstream_std(lua_State *L);
 void lproc_open(lua_State *L);
 void lnet_open(lua_State *L, int core);
 void lsignal_open(lua_State *L);
+void lline_open(lua_State *L, int core);
 /* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */
 void lcoro_patch(lua_State *L);
 void los_patch(lua_State *L);

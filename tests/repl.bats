@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # The interactive prompt: piped input (lua's rules for expressions, continuation lines and
 # errors) and a real terminal in tmux (tasks run while the prompt waits, Ctrl-C cancels the
-# running chunk, Ctrl-D ends).
+# running chunk or drops the line being typed, history with the Up key, Ctrl-D ends).
 
 load helpers
 
@@ -58,6 +58,15 @@ EOF2
     wait_for 'cancelled: interrupted'
     send '=6*7' Enter
     wait_for '^42'
+    send Up Enter   # history: the same line again
+    for _ in $(seq 50); do [ "$(screen | grep -c '^42')" -ge 2 ] && break; sleep 0.1; done
+    [ "$(screen | grep -c '^42')" -ge 2 ] || { screen; false; }
+    send 'abc'
+    send C-c        # drops the line being typed
+    send '=7*6' Enter
+    for _ in $(seq 50); do [ "$(screen | grep -c '^42')" -ge 3 ] && break; sleep 0.1; done
+    [ "$(screen | grep -c '^42')" -ge 3 ] || { screen; false; }
+    ! screen | grep -q 'abc=7' || { screen; false; }
     send C-d
     wait_for 'status=0'
     tmux -S "$sock" kill-server

@@ -1,0 +1,128 @@
+/* Line editing and history for the prompt, through libedit's readline interface when the
+ * build found it (HAVE_EDITLINE) and stdin is a terminal. It reads through the loop: the
+ * task waits for stdin to be readable and feeds editline one character at a time
+ * (rl_callback_read_char), so other tasks keep running while a line is being typed. */
+#include <lauxlib.h>
+
+#include "lasync.h"
+#include "laux.h"
+
+#ifdef HAVE_EDITLINE
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <editline/readline.h>
+
+#include "io.h"
+
+/* editline's line handler takes no context argument: what it hands over lands here, and
+ * so does the I/O source on stdin (editline itself is process-wide state anyway). */
+static struct {
+    struct iosrc in;
+    bool installed, done;
+    char *line; /* owned: malloc'd by editline */
+    char prompt[16];
+} lline;
+
+static void lline_handler(char *line)
+{
+    lline.line = line;
+    lline.done = true;
+    rl_callback_handler_remove();
+    lline.installed = false;
+}
+
+static void lline_stop(void)
+{
+    if (lline.installed)
+        rl_callback_handler_remove();
+    lline.installed = false;
+}
+
+/* [-0, +1, e y] feeds what stdin has, suspends until it has more or the line is done */
+static int lline_read_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct task *t = rt_of(L)->current;
+    if (status == LUA_YIELD && t->wake != WAKE_OK) {
+        lline_stop(); /* the terminal goes back to normal before the error travels */
+        laux_resumed(L, t);
+    }
+    while (!lline.done) {
+        struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+        if (poll(&p, 1, 0) == 1) {
+            rl_callback_read_char();
+            continue;
+        }
+        t = laux_suspending_task(L);
+        t->wait = WAIT_IO;
+        t->on.io = &lline.in;
+        return laux_suspend(L, t, ctx, lline_read_k);
+    }
+    if (!lline.line) {
+        lua_pushnil(L); /* end of input */
+        return 1;
+    }
+    if (*lline.line)
+        add_history(lline.line);
+    lua_pushstring(L, lline.line);
+    free(lline.line);
+    lline.line = NULL;
+    return 1;
+}
+
+/* core.readline(prompt) -> line | nil at the end | false without line editing [-1, +1, e y] */
+static int lline_read(lua_State *L)
+{
+    const char *prompt = luaL_checkstring(L, 1);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    fflush(stdout);
+    rl_catch_signals = 0; /* Ctrl-C belongs to the prompt's listener */
+    iosrc_init(&lline.in, STDIN_FILENO, EV_READ, "read", STDIN_FILENO);
+    lline.done = false;
+    lline.line = NULL;
+    snprintf(lline.prompt, sizeof lline.prompt, "%s", prompt);
+    rl_callback_handler_install(lline.prompt, lline_handler);
+    lline.installed = true;
+    return lline_read_k(L, LUA_OK, 0);
+}
+
+/* core.readline_interrupted(): Ctrl-C at the prompt drops the line being typed [-0, +0, -] */
+static int lline_interrupted(lua_State *L)
+{
+    (void)L;
+    if (!lline.installed)
+        return 0;
+    /* a fresh handler starts a fresh, empty line */
+    rl_callback_handler_remove();
+    fputs("\n", stdout);
+    fflush(stdout);
+    rl_callback_handler_install(lline.prompt, lline_handler);
+    return 0;
+}
+#else
+/* Built without libedit: the prompt reads plain lines. */
+static int lline_read(lua_State *L)
+{
+    luaL_checkstring(L, 1);
+    lua_pushboolean(L, 0);
+    return 1;
+}
+
+static int lline_interrupted(lua_State *L)
+{
+    (void)L;
+    return 0;
+}
+#endif
+
+void lline_open(lua_State *L, int core)
+{
+    lua_pushcfunction(L, lline_read);
+    lua_setfield(L, core, "readline");
+    lua_pushcfunction(L, lline_interrupted);
+    lua_setfield(L, core, "readline_interrupted");
+}
