@@ -110,7 +110,7 @@ EOF
 }
 
 @test "--memlimit takes a size with K, M or G; a bad size exits 2 naming it" {
-    for opt in --memlimit=abc "--memlimit 12Q" --memlimit=-1 --memlimit; do
+    for opt in --memlimit=abc "--memlimit 12Q" --memlimit=-1 --memlimit=.5 --memlimit; do
         # shellcheck disable=SC2086 # "--memlimit 12Q" is meant to split
         run -2 --separate-stderr "$ASYNCRUN" $opt -e 'print("ran")'
         assert_output ""
