@@ -173,3 +173,18 @@ void *laux_check(lua_State *L, int idx, enum rt_mt which)
         luaL_typeerror(L, idx, laux_mt_names[which]);
     return p;
 }
+
+void laux_error_value(lua_State *L, const char *mtname, lua_CFunction tostring, const char *field)
+{
+    luaL_newmetatable(L, mtname);
+    lua_pushcfunction(L, tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_newtable(L);
+    lua_pushvalue(L, -2);
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "value"); /* the runtime finds the singleton here */
+    /* stack: async, mt, value */
+    lua_setfield(L, -3, field);
+    lua_pop(L, 1);
+}

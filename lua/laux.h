@@ -32,4 +32,9 @@ void *laux_test(lua_State *L, int idx, enum rt_mt which);
 /* [-0, +0, v] the same, or a standard argument error */
 void *laux_check(lua_State *L, int idx, enum rt_mt which);
 
+/* [-0, +0, m] an error value type (Cancelled, Timeout): a metatable named mtname with
+ * __tostring, and its singleton, kept as the metatable's "value" and as async[field];
+ * the module table is on top of the stack */
+void laux_error_value(lua_State *L, const char *mtname, lua_CFunction tostring, const char *field);
+
 #endif

@@ -179,16 +179,7 @@ void lscope_open(lua_State *L, int core)
     lua_setfield(L, -2, "__close");
     lua_pop(L, 1);
 
-    luaL_newmetatable(L, TIMEOUT_MT);
-    lua_pushcfunction(L, lscope_timeout_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_newtable(L);
-    lua_pushvalue(L, -2);
-    lua_setmetatable(L, -2);
-    lua_setfield(L, -2, "value");
-    lua_getfield(L, -1, "value");
-    lua_setfield(L, -3, "Timeout");
-    lua_pop(L, 1);
+    laux_error_value(L, TIMEOUT_MT, lscope_timeout_tostring, "Timeout");
 
     luaL_setfuncs(L, lscope_functions, 0);
     lua_pushcfunction(L, lscope_create);

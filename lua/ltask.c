@@ -391,18 +391,7 @@ void ltask_open(lua_State *L, int core)
     lua_setfield(L, -2, "__gc");
     lua_pop(L, 1);
 
-    /* the Cancelled metatable keeps the singleton in "value" for the runtime */
-    luaL_newmetatable(L, CANCELLED_MT);
-    lua_pushcfunction(L, ltask_cancelled_tostring);
-    lua_setfield(L, -2, "__tostring");
-    lua_newtable(L);
-    lua_pushvalue(L, -2);
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "value");
-    /* stack: async, mt, Cancelled */
-    lua_setfield(L, -3, "Cancelled");
-    lua_pop(L, 1);
+    laux_error_value(L, CANCELLED_MT, ltask_cancelled_tostring, "Cancelled");
 
     luaL_setfuncs(L, ltask_functions, 0);
     lua_pushvalue(L, core);
