@@ -322,3 +322,16 @@ sub/"
     done
     [ -z "$missing" ] || fail "options of --help missing:$missing"
 }
+
+@test "the man page's toolkit example runs and prints what its comments say" {
+    root="$BATS_TEST_DIRNAME/.."
+    awk '/toolkit in brief/ { on = 1 } on && /^\.EX/ { grab = 1; next } grab && /^\.EE/ { exit } grab' \
+        "$root/man/asyncrun.1" | sed 's/\\-/-/g; s/\\\\/\\/g' > "$BATS_TEST_TMPDIR/toolkit.lua"
+    run -0 "$ASYNCRUN" "$BATS_TEST_TMPDIR/toolkit.lua"
+    assert_line --index 0 "false	true"
+    assert_line --index 2 "1 4 9"
+    assert_line --index 3 "9 4 1 "
+    assert_line --index 5 "false	child failed"
+    assert_line --index 8 "answer	42"
+    assert_line --index 9 "1 2 3 4 5 "
+}
