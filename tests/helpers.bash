@@ -24,3 +24,35 @@ stderr_has() {
 -- stderr --
 $stderr"
 }
+
+# For tests that start asyncrun in the background as $pid, with stderr in $err (default
+# $BATS_TEST_TMPDIR/err). Waits up to 5 s for the line $2 in file $1; fails if asyncrun ends first.
+wait_for_line() {
+    local i
+    for ((i = 0; i < 250; i++)); do
+        grep -qx -- "$2" "$1" 2>/dev/null && return 0
+        if [ -n "${pid:-}" ] && ! kill -0 "$pid" 2>/dev/null; then
+            fail "asyncrun ended before '$2'; stderr: $(cat "${err:-$BATS_TEST_TMPDIR/err}" 2>/dev/null)"
+        fi
+        sleep 0.02
+    done
+    fail "no '$2' in $1 after 5 s"
+}
+
+# Waits up to $1 seconds for $pid to end and sets $status; past it, kills it and fails.
+wait_exit() {
+    local i
+    for ((i = 0; i < $1 * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" || true
+        pid=
+        fail "asyncrun still running after $1 s; stderr: $(cat "${err:-$BATS_TEST_TMPDIR/err}" 2>/dev/null)"
+    fi
+    status=0
+    wait "$pid" || status=$?
+    pid=
+}

@@ -32,37 +32,6 @@ nonblock() {
 print(1 if fcntl.fcntl(int(sys.argv[1]), fcntl.F_GETFL) & os.O_NONBLOCK else 0)' "$1"
 }
 
-# Waits (up to 5 s) until file $1 has a line equal to $2; fails if $pid ended first.
-wait_for_line() {
-    local i
-    for ((i = 0; i < 250; i++)); do
-        grep -qx -- "$2" "$1" 2>/dev/null && return 0
-        if [ -n "${pid:-}" ] && ! kill -0 "$pid" 2>/dev/null; then
-            fail "asyncrun ended before '$2'; stderr: $(cat "$BATS_TEST_TMPDIR/err" 2>/dev/null)"
-        fi
-        sleep 0.02
-    done
-    fail "no '$2' in $1 after 5 s"
-}
-
-# Waits up to $1 seconds for $pid to end and sets $status; past it, kills it and fails.
-wait_exit() {
-    local i
-    for ((i = 0; i < $1 * 20; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" || true
-        pid=
-        fail "asyncrun still running after $1 s; stderr: $(cat "$BATS_TEST_TMPDIR/err")"
-    fi
-    status=0
-    wait "$pid" || status=$?
-    pid=
-}
-
 # Runs "$@" as a child of a subreaper (Python, prctl PR_SET_CHILD_SUBREAPER): when it has
 # exited, processes it left behind come to the subreaper. Prints the command's stdout, then
 # "status N", "orphans P..." (zombies it never reaped) and "alive P..." (the pids listed on

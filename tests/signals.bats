@@ -6,9 +6,8 @@
 
 load helpers
 
-# The environment must not change what these tests see.
 setup() {
-    unset LUA_INIT LUA_INIT_5_4 ASYNCRUN_TRACE ASYNCRUN_TRACE_FILE ASYNCRUN_STATS ASYNCRUN_MEMLIMIT
+    clean_environment
 }
 
 # Starts asyncrun with "$@" in the background, stdout and stderr to files; $pid is its pid.
@@ -19,35 +18,6 @@ start() {
     err=$BATS_TEST_TMPDIR/err
     env --default-signal=INT,TERM "$ASYNCRUN" "$@" > "$out" 2> "$err" 3>&- &
     pid=$!
-}
-
-# Waits (up to 5 s) until the file $1 has a line equal to $2, failing if asyncrun ends first.
-wait_for_line() {
-    local i
-    for ((i = 0; i < 250; i++)); do
-        grep -qx -- "$2" "$1" 2>/dev/null && return 0
-        kill -0 "$pid" 2>/dev/null || fail "asyncrun ended before '$2'; stderr: $(cat "$err")"
-        sleep 0.02
-    done
-    fail "no '$2' in $1 after 5 s"
-}
-
-# Waits up to $1 seconds for asyncrun to end and sets $status; past it, kills it and fails.
-wait_exit() {
-    local i
-    for ((i = 0; i < $1 * 20; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.05
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" || true
-        pid=
-        fail "asyncrun still running $1 s after the signal; stderr: $(cat "$err")"
-    fi
-    status=0
-    wait "$pid" || status=$?
-    pid=
 }
 
 teardown() {
