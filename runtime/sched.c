@@ -196,7 +196,7 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
 {
     while (!stop(rt)) {
         rt->iterations++;
-        if (ferror(stdout) || ferror(stderr))
+        if (ferror_unlocked(stdout) || ferror_unlocked(stderr))
             rt_check_output(rt);
         if (rt->ready.head) {
             sched_batch(rt);
