@@ -24,7 +24,16 @@ static int ltask_spawn(lua_State *L)
     luaL_checktype(L, 1, LUA_TFUNCTION);
     if (rt->closed)
         return luaL_error(L, "cannot spawn: the event loop is closed");
+    bool c_body = lua_iscfunction(L, 1);
     struct task *t = task_new(rt, L, lua_gettop(L) - 1);
+    lua_Debug ar;
+    /* the spawn site, for dumps of tasks not started yet or running a C body: the calling
+     * function (kept) and the line, cheap to take; the file name is looked up only to print */
+    t->c_body = c_body;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
+        t->spawn_line = ar.currentline;
+        lua_setiuservalue(L, -2, UV_TRACE);
+    }
     if (rt_tracing(rt))
         trace_spawn(rt, t, L);
     return 1;

@@ -112,6 +112,8 @@ struct task {
     bool cancel_raised, swallow_warned; /* --debug: swallowed cancellations */
     bool handed;              /* woken by a hand-off (item, permit): the wake cannot be undone */
     int nargs;                /* arguments stored for the first step (user value 2) */
+    int spawn_line;           /* line of the spawn call in the spawning function (UV_TRACE) */
+    bool c_body;              /* the body is a C function: dumps show the spawn site */
     int nres;                 /* results kept after a normal end (user value 2) */
     uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
     struct task *ready_next;  /* ready FIFO */
@@ -148,7 +150,8 @@ struct task {
 enum { UV_FN = 1, /* function until first run, then the thread */
        UV_DATA,   /* arguments until first run, then results or the error value */
        UV_NAME,   /* name string, nil means "task-<id>" */
-       UV_TRACE,  /* traceback string of a failure */
+       UV_TRACE,  /* until the first run: the spawning function (for the spawn site);
+                     then a failure's traceback string */
        UV_COUNT = UV_TRACE };
 
 /* A min-heap of deadlines, armed through one ev_timer. */

@@ -52,6 +52,19 @@ static bool dump_is_live(const struct rt *rt, lua_Integer id)
     return false;
 }
 
+/* "file:line" of the spawn call: the spawning function kept in UV_TRACE, and the line */
+static const char *dump_spawn_site(lua_State *L, const struct task *t, char *buf, size_t size)
+{
+    lua_Debug ar;
+    snprintf(buf, size, "?");
+    task_push(L, t);
+    if (lua_getiuservalue(L, -1, UV_TRACE) == LUA_TFUNCTION && t->spawn_line > 0
+        && lua_getinfo(L, ">S", &ar)) /* pops the function */
+        snprintf(buf, size, "%s:%d", ar.short_src, t->spawn_line);
+    lua_settop(L, lua_gettop(L) - (lua_type(L, -1) == LUA_TFUNCTION ? 2 : 1));
+    return buf;
+}
+
 static void dump_indent(FILE *out, int depth)
 {
     for (int i = 0; i < depth; i++)
@@ -69,14 +82,12 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
     if (t->cancel_requested)
         fputs(" cancelling", out);
     if (!t->started) {
-        lua_Debug ar;
-        task_push(L, t);
-        lua_getiuservalue(L, -1, UV_FN);
-        if (lua_getinfo(L, ">S", &ar) && ar.linedefined > 0)
-            fprintf(out, ", not started, body defined at %s:%d\n", ar.short_src, ar.linedefined);
-        else
-            fputs(", not started\n", out);
-        lua_pop(L, 1);
+        fprintf(out, ", not started, spawned at %s\n", dump_spawn_site(L, t, at, sizeof at));
+        return;
+    }
+    if (t->c_body && t->state == TASK_PENDING) {
+        fprintf(out, ", waiting on %s, spawned at %s (its body is a C function)\n",
+                dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));
         return;
     }
     fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),

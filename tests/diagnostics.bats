@@ -828,7 +828,6 @@ EOF
 }
 
 @test "dump: a task not yet started, or whose body is a C function, shows its spawn site, marked as such" {
-    skip "BUG: the dump prints 'not started' / 'at ?' with no spawn site"
     lua sites.lua <<'EOF'
 local c = async.spawn(async.sleep, 5)
 c.name = "cbody"
