@@ -113,6 +113,14 @@ int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k
     return lua_yieldk(L, 1, ctx, k);
 }
 
+int laux_wait_io(lua_State *L, struct iosrc *src, lua_KContext ctx, lua_KFunction k)
+{
+    struct task *t = laux_suspending_task(L);
+    t->wait = WAIT_IO;
+    t->on.io = src;
+    return laux_suspend(L, t, ctx, k);
+}
+
 void laux_resumed(lua_State *L, struct task *t)
 {
     switch (t->wake) {

@@ -16,6 +16,10 @@ void laux_check_interrupt(lua_State *L, struct task *t);
 /* [-0, +0, y] suspends t on the request it recorded (t->wait, t->on); k runs on wake-up. */
 int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k);
 
+/* [-0, +0, y] suspends the running task until src is ready (fd readiness, a process's
+ * exit); k runs on wake-up. Raises as laux_suspending_task does. */
+int laux_wait_io(lua_State *L, struct iosrc *src, lua_KContext ctx, lua_KFunction k);
+
 /* [-0, +0, v] after wake-up: raises Cancelled (or the wake's error) unless woken normally. */
 void laux_resumed(lua_State *L, struct task *t);
 

@@ -54,10 +54,7 @@ static int lline_read_k(lua_State *L, int status, lua_KContext ctx)
             rl_callback_read_char();
             continue;
         }
-        t = laux_suspending_task(L);
-        t->wait = WAIT_IO;
-        t->on.io = &lline.in;
-        return laux_suspend(L, t, ctx, lline_read_k);
+        return laux_wait_io(L, &lline.in, ctx, lline_read_k);
     }
     if (!lline.line) {
         lua_pushnil(L); /* end of input */

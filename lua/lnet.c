@@ -138,10 +138,7 @@ static int lnet_connect(lua_State *L)
     stream_init(rt_of(L), s, fd, STREAM_SOCKET, true, port < 0 ? "unix" : "tcp");
     if (err == 0)
         return 1;
-    struct task *t = laux_suspending_task(L);
-    t->wait = WAIT_IO;
-    t->on.io = &s->wr;
-    return laux_suspend(L, t, 0, lnet_connect_k);
+    return laux_wait_io(L, &s->wr, 0, lnet_connect_k);
 }
 
 /* core.listen(host, port, reuseport) / core.listen(path) -> server | nil, message, errno */
@@ -182,10 +179,7 @@ static int lnet_accept_k(lua_State *L, int status, lua_KContext ctx)
         return laux_failure(L, EBADF, NULL);
     int err = net_accept(sv->fd, &fd);
     if (err == -EAGAIN) {
-        struct task *t = laux_suspending_task(L);
-        t->wait = WAIT_IO;
-        t->on.io = &sv->acc;
-        return laux_suspend(L, t, ctx, lnet_accept_k);
+        return laux_wait_io(L, &sv->acc, ctx, lnet_accept_k);
     }
     if (err)
         return laux_failure(L, -err, NULL);

@@ -61,10 +61,7 @@ static int lproc_wait_k(lua_State *L, int status, lua_KContext ctx)
         laux_resumed(L, rt_of(L)->current);
     if (lp->p.reaped || lproc_reap(L, lp))
         return lproc_status(L, &lp->p);
-    struct task *t = laux_suspending_task(L);
-    t->wait = WAIT_IO;
-    t->on.io = &lp->p.exit;
-    return laux_suspend(L, t, ctx, lproc_wait_k);
+    return laux_wait_io(L, &lp->p.exit, ctx, lproc_wait_k);
 }
 
 static int lproc_wait(lua_State *L)

@@ -116,10 +116,7 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
             return laux_failure(L, err, NULL);
         }
         if (r == READ_WAIT) {
-            struct task *t = laux_suspending_task(L);
-            t->wait = WAIT_IO;
-            t->on.io = &s->rd;
-            return laux_suspend(L, t, (ctx & READ_RAISE) | (lua_KContext)nfmt << 16 | done,
+            return laux_wait_io(L, &s->rd, (ctx & READ_RAISE) | (lua_KContext)nfmt << 16 | done,
                                 lstream_read_k);
         }
     }
@@ -157,10 +154,7 @@ static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
         if (r == READ_ERROR)
             return laux_failure(L, err, NULL);
         if (r == READ_WAIT) {
-            struct task *t = laux_suspending_task(L);
-            t->wait = WAIT_IO;
-            t->on.io = &s->rd;
-            return laux_suspend(L, t, ctx, lstream_read_some_k);
+            return laux_wait_io(L, &s->rd, ctx, lstream_read_some_k);
         }
     }
     if (s->len == 0) {
@@ -231,10 +225,7 @@ static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
                     rt_output_gone(rt_of(L));
                 return laux_failure(L, (int)-n, NULL);
             }
-            struct task *t = laux_suspending_task(L);
-            t->wait = WAIT_IO;
-            t->on.io = &s->wr;
-            return laux_suspend(L, t, (lua_KContext)i << 40 | (lua_KContext)off, lstream_write_k);
+            return laux_wait_io(L, &s->wr, (lua_KContext)i << 40 | (lua_KContext)off, lstream_write_k);
         }
     }
     lua_settop(L, 1);
