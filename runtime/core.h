@@ -193,6 +193,7 @@ struct rt {
     int signal_status;        /* 130/143 once a signal cancelled main */
     bool loop_open, shutting_down, closed, strict_failed, pipe_ignored_at_start, deadlocked, timed_out, grace_expired;
     FILE *trace;              /* NULL when tracing is off */
+    char *trace_buf;          /* owned: the trace file's stdio buffer */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
     struct resolve_pool *resolver; /* owned: started by the first lookup */

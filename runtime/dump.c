@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 
 #include "dump.h"
+#include "fmt.h"
 #include "where.h"
 #include "task.h"
 #include "resolve.h"
@@ -18,14 +19,16 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         snprintf(buf, size, "sleep:%g", t->on.sleep.secs);
         break;
     case WAIT_TASK:
-        snprintf(buf, size, "task:%" PRId64, (int64_t)t->on.awaited->id);
+        if (size < sizeof "task:" + 20)
+            return "task";
+        memcpy(buf, "task:", 5);
+        buf[5 + fmt_int(buf + 5, t->on.awaited->id)] = '\0';
         break;
     case WAIT_TASKS:
         snprintf(buf, size, "tasks:%d", t->on.tasks.n);
         break;
     case WAIT_PARK:
-        snprintf(buf, size, "%s", t->on.park.label);
-        break;
+        return t->on.park.label;
     case WAIT_SIGNAL:
         snprintf(buf, size, "signal:%s", signame_name(t->on.sig->signo));
         break;
@@ -36,10 +39,9 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         snprintf(buf, size, "%s:%d", t->on.io->what, t->on.io->label);
         break;
     case WAIT_READY:
-        snprintf(buf, size, "%s", t->started ? "ready" : "start");
-        break;
+        return t->started ? "ready" : "start";
     default:
-        snprintf(buf, size, "running");
+        return "running";
     }
     return buf;
 }

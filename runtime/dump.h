@@ -4,7 +4,8 @@
 
 #include "core.h"
 
-/* "sleep:0.5", "task:3", "ready", "running" into buf; returns buf. */
+/* What t waits on: "sleep:0.5", "task:3", "ready", "queue"...; formatted into buf, or a
+ * string that lives as long as the wait. */
 const char *dump_wait(const struct task *t, char *buf, size_t size);
 void dump_tasks(struct rt *rt, FILE *out);
 

@@ -112,17 +112,20 @@ static void sched_arm(struct rt *rt, struct task *t)
 /* Diagnostics around a step, only when something asked for timing. */
 static double sched_step_begin(struct rt *rt, struct task *t)
 {
-    if (rt_tracing(rt))
-        trace_resume(rt, t);
+    double now = clock_now();
+    if (rt_tracing(rt)) {
+        trace_resume(rt, t, now);
+        now = clock_now(); /* the step's time leaves the event's writing out */
+    }
     if (rt->debug)
         debug_step_begin(rt, t);
-    return clock_now();
+    return now;
 }
 
-static void sched_step_end(struct rt *rt, struct task *t, bool suspended)
+static void sched_step_end(struct rt *rt, struct task *t, bool suspended, double now)
 {
     if (rt_tracing(rt) && suspended)
-        trace_suspend(rt, t);
+        trace_suspend(rt, t, now);
     if (rt->stats)
         stats_step(rt, t, suspended);
     if (rt->debug)
@@ -134,7 +137,7 @@ static void sched_step(struct rt *rt, struct task *t)
 {
     lua_State *co;
     int nargs = 0, nres, status;
-    double started = 0;
+    double started = 0, ended = 0;
     if (!t->started) {
         if (t->cancel_requested) {
             task_finish_unstarted(rt, t);
@@ -158,7 +161,8 @@ static void sched_step(struct rt *rt, struct task *t)
     rt->running_L = NULL;
     t->handed = false; /* its continuation has seen it */
     if (rt_timing(rt)) {
-        t->step_ran = clock_now() - started;
+        ended = clock_now();
+        t->step_ran = ended - started;
         t->run_time += t->step_ran;
     }
     if (status == LUA_YIELD) {
@@ -172,11 +176,11 @@ static void sched_step(struct rt *rt, struct task *t)
         }
         lua_pop(co, 1);
         if (rt_timing(rt))
-            sched_step_end(rt, t, true);
+            sched_step_end(rt, t, true, ended);
         sched_arm(rt, t);
     } else {
         if (rt_timing(rt))
-            sched_step_end(rt, t, false);
+            sched_step_end(rt, t, false, ended);
         task_finish(rt, t, status, nres);
     }
 }

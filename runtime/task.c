@@ -14,6 +14,7 @@
 #include "scope.h"
 #include "stats.h"
 #include "debug.h"
+#include "fmt.h"
 
 void waitq_push(struct waitq *q, struct waiter *w)
 {
@@ -84,7 +85,12 @@ const char *task_name(const struct task *t, char *buf, size_t size)
 {
     if (t->name)
         return t->name;
-    snprintf(buf, size, "task-%" PRId64, (int64_t)t->id);
+    if (size < sizeof "task-" + 20) {
+        snprintf(buf, size, "task-%" PRId64, (int64_t)t->id);
+        return buf;
+    }
+    memcpy(buf, "task-", 5);
+    buf[5 + fmt_int(buf + 5, t->id)] = '\0';
     return buf;
 }
 

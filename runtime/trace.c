@@ -4,6 +4,8 @@
  * json objects inside a self-contained page that draws them, see trace_html.c). The stream
  * is private and fully buffered, flushed whenever the loop is about to block and at exit. */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <string.h>
 #include <fcntl.h>
@@ -13,13 +15,19 @@
 #include "trace_html.h"
 #include "dump.h"
 #include "where.h"
+#include "fmt.h"
 #include "task.h"
+
+#define TRACE_FILE_BUFFER (256 * 1024)
 
 enum field_type { F_STR, F_INT, F_NUM };
 
 struct field {
     const char *key;
-    enum field_type type;
+    size_t klen;
+    #define TRACE_FILE_BUFFER (256 * 1024)
+
+enum field_type type;
     union {
         const char *s;
         int64_t i;
@@ -27,9 +35,9 @@ struct field {
     } v;
 };
 
-#define FSTR(k, x) {.key = (k), .type = F_STR, .v.s = (x)}
-#define FINT(k, x) {.key = (k), .type = F_INT, .v.i = (int64_t)(x)}
-#define FNUM(k, x) {.key = (k), .type = F_NUM, .v.d = (x)}
+#define FSTR(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_STR, .v.s = (x)}
+#define FINT(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_INT, .v.i = (int64_t)(x)}
+#define FNUM(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_NUM, .v.d = (x)}
 
 int trace_open(struct rt *rt)
 {
@@ -39,6 +47,9 @@ int trace_open(struct rt *rt)
     rt->trace = path ? fopen(path, "we") : fdopen(fcntl(2, F_DUPFD_CLOEXEC, 3), "w");
     if (!rt->trace)
         return -errno;
+    /* a file takes big writes: a busy run traces hundreds of MB, 4 KiB at a time otherwise */
+    if (path && (rt->trace_buf = malloc(TRACE_FILE_BUFFER)) != NULL)
+        setvbuf(rt->trace, rt->trace_buf, _IOFBF, TRACE_FILE_BUFFER);
     if (rt->opt->trace == TRACE_CHROME)
         fputs("{\"displayTimeUnit\":\"ms\",\"traceEvents\":[\n"
               "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
@@ -59,6 +70,8 @@ void trace_close(struct rt *rt)
         trace_html_end(rt->trace);
     fclose(rt->trace);
     rt->trace = NULL;
+    free(rt->trace_buf);
+    rt->trace_buf = NULL;
 }
 
 void trace_flush(struct rt *rt)
@@ -67,177 +80,226 @@ void trace_flush(struct rt *rt)
         fflush(rt->trace);
 }
 
-/* Output goes through the unlocked stdio calls and hand-written number formatting: tracing
- * a busy run writes millions of events, and locking or printf per character dominate. */
-static void trace_put(FILE *f, const char *s, size_t n)
+/* An event is formatted into a buffer on the stack and handed to stdio in one call: tracing
+ * a busy run writes millions of events, and a stdio call (or printf) per piece dominates. A
+ * piece that does not fit spills what is there first, so values of any length pass. */
+struct out {
+    FILE *f;
+    size_t n;
+    char buf[1024];
+};
+
+static void out_spill(struct out *o)
 {
-    fwrite_unlocked(s, 1, n, f);
+    fwrite_unlocked(o->buf, 1, o->n, o->f);
+    o->n = 0;
 }
 
-static void trace_puts(FILE *f, const char *s)
+static void out_put(struct out *o, const char *s, size_t n)
 {
-    trace_put(f, s, strlen(s));
+    if (n > sizeof o->buf - o->n) {
+        out_spill(o);
+        if (n > sizeof o->buf) {
+            fwrite_unlocked(s, 1, n, o->f);
+            return;
+        }
+    }
+    memcpy(o->buf + o->n, s, n);
+    o->n += n;
 }
 
-static void trace_int(FILE *f, int64_t v)
+static void out_puts(struct out *o, const char *s)
 {
-    char buf[24], *p = buf + sizeof buf;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do
-        *--p = (char)('0' + u % 10);
-    while ((u /= 10) != 0);
-    if (v < 0)
-        *--p = '-';
-    trace_put(f, p, (size_t)(buf + sizeof buf - p));
+    out_put(o, s, strlen(s));
+}
+
+static void out_char(struct out *o, char c)
+{
+    if (o->n == sizeof o->buf)
+        out_spill(o);
+    o->buf[o->n++] = c;
+}
+
+static void out_int(struct out *o, int64_t v)
+{
+    char buf[24];
+    size_t n = fmt_int(buf, v);
+    out_put(o, buf, n);
+}
+
+/* printf for the rare events (chrome metadata, odd numbers) */
+static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    out_put(o, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
 /* seconds with 6 decimals, as "%.6f" would print them */
-static void trace_seconds(FILE *f, double d)
+static void out_seconds(struct out *o, double d)
 {
     if (!(d >= 0 && d < 9e12)) {
-        fprintf(f, "%.6f", d);
+        out_printf(o, "%.6f", d);
         return;
     }
     int64_t us = (int64_t)(d * 1e6 + 0.5);
-    char frac[6];
-    trace_int(f, us / 1000000);
-    for (int i = 5, r = (int)(us % 1000000); i >= 0; i--, r /= 10)
+    char frac[7];
+    out_int(o, us / 1000000);
+    frac[0] = '.';
+    for (int i = 6, r = (int)(us % 1000000); i >= 1; i--, r /= 10)
         frac[i] = (char)('0' + r % 10);
-    fputc_unlocked('.', f);
-    trace_put(f, frac, 6);
+    out_put(o, frac, 7);
 }
 
 /* A logfmt value: bare when it has no space, quote or '=', else double-quoted with escapes. */
-static void trace_logfmt_value(FILE *f, const char *s)
+static void out_logfmt_value(struct out *o, const char *s)
 {
     if (*s && !strpbrk(s, " \t\n\r\"=\\")) {
-        trace_puts(f, s);
+        out_puts(o, s);
         return;
     }
-    fputc_unlocked('"', f);
+    out_char(o, '"');
     for (; *s; s++) {
         switch (*s) {
-        case '"': trace_puts(f, "\\\""); break;
-        case '\\': trace_puts(f, "\\\\"); break;
-        case '\n': trace_puts(f, "\\n"); break;
-        case '\t': trace_puts(f, "\\t"); break;
-        case '\r': trace_puts(f, "\\r"); break;
-        default: fputc_unlocked(*s, f);
+        case '"': out_put(o, "\\\"", 2); break;
+        case '\\': out_put(o, "\\\\", 2); break;
+        case '\n': out_put(o, "\\n", 2); break;
+        case '\t': out_put(o, "\\t", 2); break;
+        case '\r': out_put(o, "\\r", 2); break;
+        default: out_char(o, *s);
         }
     }
-    fputc_unlocked('"', f);
+    out_char(o, '"');
 }
 
+/* The characters a JSON string escapes, and the end of a C string. */
+static const bool json_escaped[256] = {
+    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
+    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
+    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
+    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
+    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['<'] = 1,
+    [0x7f] = 1,
+};
+
 /* A JSON string; '<' is escaped too, so that the html page can embed it in a script. */
-static void trace_json_string(FILE *f, const char *s)
+static void out_json_string(struct out *o, const char *s)
 {
-    fputc_unlocked('"', f);
+    out_char(o, '"');
     for (;;) {
         size_t n = 0; /* the run of characters that need no escape */
-        while (s[n] && s[n] != '"' && s[n] != '\\' && s[n] != '<'
-               && (unsigned char)s[n] >= 0x20 && s[n] != 0x7f)
+        while (!json_escaped[(unsigned char)s[n]])
             n++;
-        trace_put(f, s, n);
+        out_put(o, s, n);
         s += n;
         if (!*s)
             break;
         unsigned char c = (unsigned char)*s++;
         if (c == '"' || c == '\\') {
-            fputc_unlocked('\\', f);
-            fputc_unlocked((int)c, f);
+            out_char(o, '\\');
+            out_char(o, (char)c);
         } else if (c == '\n') {
-            trace_puts(f, "\\n");
+            out_put(o, "\\n", 2);
         } else if (c == '\t') {
-            trace_puts(f, "\\t");
+            out_put(o, "\\t", 2);
         } else {
-            fprintf(f, "\\u%04x", c);
+            out_printf(o, "\\u%04x", c);
         }
     }
-    fputc_unlocked('"', f);
+    out_char(o, '"');
 }
 
-static void trace_value(FILE *f, const struct field *fd, bool json)
+static void out_value(struct out *o, const struct field *fd, bool json)
 {
     if (fd->type == F_STR) {
         if (json)
-            trace_json_string(f, fd->v.s);
+            out_json_string(o, fd->v.s);
         else
-            trace_logfmt_value(f, fd->v.s);
+            out_logfmt_value(o, fd->v.s);
     } else if (fd->type == F_INT) {
-        trace_int(f, fd->v.i);
+        out_int(o, fd->v.i);
     } else {
-        trace_seconds(f, fd->v.d);
+        out_seconds(o, fd->v.d);
     }
 }
 
-static void trace_text(FILE *f, const struct field *fs, int n)
+static void out_text(struct out *o, const struct field *fs, int n)
 {
-    trace_put(f, "trace:", 6);
+    out_put(o, "trace:", 6);
     for (int i = 0; i < n; i++) {
-        fputc_unlocked(' ', f);
-        trace_puts(f, fs[i].key);
-        fputc_unlocked('=', f);
-        trace_value(f, &fs[i], false);
+        out_char(o, ' ');
+        out_put(o, fs[i].key, fs[i].klen);
+        out_char(o, '=');
+        out_value(o, &fs[i], false);
     }
-    fputc_unlocked('\n', f);
+    out_char(o, '\n');
 }
 
-static void trace_json(FILE *f, const struct field *fs, int n)
+static void out_json(struct out *o, const struct field *fs, int n)
 {
-    fputc_unlocked('{', f);
+    out_char(o, '{');
     for (int i = 0; i < n; i++) {
         if (i)
-            fputc_unlocked(',', f);
-        fputc_unlocked('"', f);
-        trace_puts(f, fs[i].key); /* keys are plain identifiers */
-        trace_put(f, "\":", 2);
-        trace_value(f, &fs[i], true);
+            out_char(o, ',');
+        out_char(o, '"');
+        out_put(o, fs[i].key, fs[i].klen); /* keys are plain identifiers */
+        out_put(o, "\":", 2);
+        out_value(o, &fs[i], true);
     }
-    fputc_unlocked('}', f);
+    out_char(o, '}');
 }
 
 /* Chrome: an instant on the task's track (fs[0] is t, fs[1] the event, then the task if
  * any); loop events go on track 0. */
-static void trace_chrome_instant(FILE *f, const struct field *fs, int n)
+static void trace_chrome_instant(struct out *o, const struct field *fs, int n)
 {
     int64_t tid = n > 2 && strcmp(fs[2].key, "task") == 0 ? fs[2].v.i : 0;
-    fprintf(f, ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"name\":",
-            tid, fs[0].v.d * 1e6);
-    trace_json_string(f, fs[1].v.s);
-    fputs(",\"args\":", f);
-    trace_json(f, fs + 2, n > 2 ? n - 2 : 0);
-    fputc('}', f);
+    out_printf(o, ",\n{\"ph\":\"i\",\"s\":\"t\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"name\":",
+               tid, fs[0].v.d * 1e6);
+    out_json_string(o, fs[1].v.s);
+    out_puts(o, ",\"args\":");
+    out_json(o, fs + 2, n > 2 ? n - 2 : 0);
+    out_char(o, '}');
 }
 
 /* Chrome: names the task's track "<id> <name>", with the name it has now. */
-static void trace_chrome_track(FILE *f, const struct task *t)
+static void trace_chrome_track(struct out *o, const struct task *t)
 {
     char name[32], track[96];
     snprintf(track, sizeof track, "%" PRId64 " %s", (int64_t)t->id, task_name(t, name, sizeof name));
-    fprintf(f, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%" PRId64
-               ",\"args\":{\"name\":",
-            (int64_t)t->id);
-    trace_json_string(f, track);
-    fputs("}}", f);
+    out_printf(o, ",\n{\"ph\":\"M\",\"name\":\"thread_name\",\"pid\":1,\"tid\":%" PRId64
+                  ",\"args\":{\"name\":",
+               (int64_t)t->id);
+    out_json_string(o, track);
+    out_puts(o, "}}");
 }
 
 /* Chrome: the step that just ended, as a slice. */
-static void trace_chrome_step(struct rt *rt, struct task *t, const char *label, const char *on,
+static void trace_chrome_step(struct out *o, struct task *t, const char *label, const char *on,
                               const char *at)
 {
-    FILE *f = rt->trace;
-    trace_chrome_track(f, t);
-    fprintf(f, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
-            (int64_t)t->id, t->step_at * 1e6, t->step_ran * 1e6);
-    trace_json_string(f, label);
-    fputs(",\"args\":{", f);
+    trace_chrome_track(o, t);
+    out_printf(o, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
+               (int64_t)t->id, t->step_at * 1e6, t->step_ran * 1e6);
+    out_json_string(o, label);
+    out_puts(o, ",\"args\":{");
     if (on) {
-        fputs("\"on\":", f);
-        trace_json_string(f, on);
-        fputs(",\"at\":", f);
-        trace_json_string(f, at);
+        out_puts(o, "\"on\":");
+        out_json_string(o, on);
+        out_puts(o, ",\"at\":");
+        out_json_string(o, at);
     }
-    fputs("}}", f);
+    out_puts(o, "}}");
+}
+
+/* t of an event at clock reading `now` (virtual under --fake-time) */
+static double trace_clock_at(const struct rt *rt, double now)
+{
+    return (rt->fake_now > 0 ? rt->fake_now : now) - rt->t0;
 }
 
 static double trace_clock(const struct rt *rt)
@@ -245,29 +307,36 @@ static double trace_clock(const struct rt *rt)
     return rt_now(rt) - rt->t0;
 }
 
-/* Writes one event: fs[0] must be t, fs[1] the event name. */
-static void trace_emit(struct rt *rt, const struct field *fs, int n)
+/* Writes one event (fs[0] must be t, fs[1] the event name), after what o holds already. */
+static void trace_emit_to(struct rt *rt, struct out *o, const struct field *fs, int n)
 {
     switch (rt->opt->trace) {
     case TRACE_TEXT:
-        trace_text(rt->trace, fs, n);
+        out_text(o, fs, n);
         break;
     case TRACE_JSON:
-        trace_json(rt->trace, fs, n);
-        fputc('\n', rt->trace);
+        out_json(o, fs, n);
+        out_char(o, '\n');
         break;
     case TRACE_HTML:
-        trace_json(rt->trace, fs, n);
-        fputs(",\n", rt->trace);
+        out_json(o, fs, n);
+        out_put(o, ",\n", 2);
         break;
     case TRACE_CHROME:
         /* steps become slices in trace_suspend and trace_end_step; the rest are instants */
         if (strcmp(fs[1].v.s, "resume") != 0 && strcmp(fs[1].v.s, "suspend") != 0)
-            trace_chrome_instant(rt->trace, fs, n);
+            trace_chrome_instant(o, fs, n);
         break;
     default:
         break;
     }
+    out_spill(o);
+}
+
+static void trace_emit(struct rt *rt, const struct field *fs, int n)
+{
+    struct out o = {.f = rt->trace, .n = 0};
+    trace_emit_to(rt, &o, fs, n);
 }
 
 /* The fields every task event starts with. */
@@ -295,47 +364,52 @@ void trace_loop_close(struct rt *rt)
 void trace_spawn(struct rt *rt, struct task *t, lua_State *L)
 {
     char name[32], at[256];
+    struct out o = {.f = rt->trace, .n = 0};
     struct field fs[] = {TASK_FIELDS(rt, "spawn", t, name), FINT("parent", t->parent),
                          FSTR("at", where_at(L, 1, at, sizeof at))};
     if (rt->opt->trace == TRACE_CHROME)
-        trace_chrome_track(rt->trace, t);
-    trace_emit(rt, fs, 6);
+        trace_chrome_track(&o, t);
+    trace_emit_to(rt, &o, fs, 6);
 }
 
-void trace_resume(struct rt *rt, struct task *t)
+void trace_resume(struct rt *rt, struct task *t, double now)
 {
     char name[32];
-    t->step_at = trace_clock(rt);
-    struct field fs[] = {TASK_FIELDS(rt, "resume", t, name)};
+    t->step_at = trace_clock_at(rt, now);
+    struct field fs[] = {FNUM("t", t->step_at), FSTR("event", "resume"), FINT("task", t->id),
+                         FSTR("name", task_name(t, name, sizeof name))};
     trace_emit(rt, fs, 4);
 }
 
-void trace_suspend(struct rt *rt, struct task *t)
+void trace_suspend(struct rt *rt, struct task *t, double now)
 {
-    char name[32], on[64], at[256];
-    dump_wait(t, on, sizeof on);
+    char name[32], onbuf[64], at[256];
+    struct out o = {.f = rt->trace, .n = 0};
+    const char *on = dump_wait(t, onbuf, sizeof onbuf);
     where_at(t->wait_L, 0, at, sizeof at);
-    struct field fs[] = {TASK_FIELDS(rt, "suspend", t, name), FSTR("on", on),
-                         FNUM("ran", t->step_ran), FSTR("at", at)};
-    trace_emit(rt, fs, 7);
+    struct field fs[] = {FNUM("t", trace_clock_at(rt, now)), FSTR("event", "suspend"),
+                         FINT("task", t->id), FSTR("name", task_name(t, name, sizeof name)),
+                         FSTR("on", on), FNUM("ran", t->step_ran), FSTR("at", at)};
     if (rt->opt->trace == TRACE_CHROME)
-        trace_chrome_step(rt, t, "step", on, at);
+        trace_chrome_step(&o, t, "step", on, at);
+    trace_emit_to(rt, &o, fs, 7);
 }
 
 /* The last step of a task, for the chrome slices. */
-static void trace_end_step(struct rt *rt, struct task *t, const char *outcome)
+static void trace_end_step(struct rt *rt, struct out *o, struct task *t, const char *outcome)
 {
     if (rt->opt->trace == TRACE_CHROME && t->started)
-        trace_chrome_step(rt, t, outcome, NULL, NULL);
+        trace_chrome_step(o, t, outcome, NULL, NULL);
 }
 
 void trace_done(struct rt *rt, struct task *t)
 {
     char name[32];
-    trace_end_step(rt, t, "done");
+    struct out o = {.f = rt->trace, .n = 0};
+    trace_end_step(rt, &o, t, "done");
     struct field fs[] = {TASK_FIELDS(rt, "done", t, name), FNUM("wall", rt_now(rt) - t->spawned_at),
                          FNUM("run", t->run_time)};
-    trace_emit(rt, fs, 6);
+    trace_emit_to(rt, &o, fs, 6);
 }
 
 void trace_fail(struct rt *rt, struct task *t, const char *msg)
@@ -347,9 +421,10 @@ void trace_fail(struct rt *rt, struct task *t, const char *msg)
         n = sizeof first - 1;
     memcpy(first, msg, n);
     first[n] = '\0';
-    trace_end_step(rt, t, "fail");
+    struct out o = {.f = rt->trace, .n = 0};
+    trace_end_step(rt, &o, t, "fail");
     struct field fs[] = {TASK_FIELDS(rt, "fail", t, name), FSTR("error", first)};
-    trace_emit(rt, fs, 5);
+    trace_emit_to(rt, &o, fs, 5);
 }
 
 void trace_cancel(struct rt *rt, struct task *t)
@@ -366,11 +441,12 @@ void trace_cancel(struct rt *rt, struct task *t)
 void trace_cancelled(struct rt *rt, struct task *t)
 {
     char name[32];
+    struct out o = {.f = rt->trace, .n = 0};
     if (rt->opt->trace == TRACE_CHROME && !t->started)
-        trace_chrome_track(rt->trace, t); /* renamed before it could run */
-    trace_end_step(rt, t, "cancelled");
+        trace_chrome_track(&o, t); /* renamed before it could run */
+    trace_end_step(rt, &o, t, "cancelled");
     struct field fs[] = {TASK_FIELDS(rt, "cancelled", t, name)};
-    trace_emit(rt, fs, 4);
+    trace_emit_to(rt, &o, fs, 4);
 }
 
 void trace_timeout(struct rt *rt, struct task *t)

@@ -15,9 +15,10 @@ void trace_loop_start(struct rt *rt);
 void trace_loop_close(struct rt *rt);
 /* L is the spawning thread, for at=. */
 void trace_spawn(struct rt *rt, struct task *t, lua_State *L);
-void trace_resume(struct rt *rt, struct task *t);
+/* now: the clock (clock_now) when the step began, or ended */
+void trace_resume(struct rt *rt, struct task *t, double now);
 /* the step that just ended is in t->step_at, t->step_ran */
-void trace_suspend(struct rt *rt, struct task *t);
+void trace_suspend(struct rt *rt, struct task *t, double now);
 void trace_done(struct rt *rt, struct task *t);
 void trace_fail(struct rt *rt, struct task *t, const char *msg);
 void trace_cancel(struct rt *rt, struct task *t);
