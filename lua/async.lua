@@ -9,13 +9,16 @@ local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.sco
 local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
 local pack, unpack = table.pack, table.unpack
 local error, pcall, rawequal, ipairs, tostring, select = error, pcall, rawequal, ipairs, tostring, select
-local getmetatable, setmetatable, type = getmetatable, setmetatable, type
+local getmetatable, setmetatable, type, pairs = getmetatable, setmetatable, type, pairs
 local math_type = math.type
+
+-- Every public function here is called through a C closure (core.api, at the end of this
+-- file), so an error raised at "the caller" of one names one level more than plain Lua.
 
 -- Argument errors in the form luaL_argerror gives, raised at the caller of `fname`
 -- (level: of the caller, counted from argerror's own caller; 2 by default).
 local function argerror(n, fname, msg, level)
-  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 1)
+  error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), (level or 2) + 2)
 end
 
 -- The type as luaL_typeerror names it; nargs tells an explicit nil from no value.
@@ -138,7 +141,7 @@ Scope.__index = Scope
 function Scope:spawn(fn, ...)
   check_self(self, Scope, "spawn")
   if type(fn) ~= "function" then argerror(1, "spawn", "function expected, got " .. typename(fn)) end
-  if self._closed then error("cannot spawn: the scope has finished", 2) end
+  if self._closed then error("cannot spawn: the scope has finished", 3) end
   local t = spawn(fn, ...)
   self._cs:adopt(t)
   self._children[#self._children + 1] = t
@@ -265,7 +268,7 @@ end
 
 function Lock:release()
   check_self(self, Lock, "release")
-  if not self._locked then error("release of an unlocked lock", 2) end
+  if not self._locked then error("release of an unlocked lock", 3) end
   if not self._waiters:unpark(true) then self._locked = false end
 end
 
@@ -310,98 +313,6 @@ function Semaphore:locked()
   return self._value == 0
 end
 
--- queue: a ring of items, getters and putters parked FIFO -----------------------------
-
-local Queue = { __name = "async.Queue" }
-Queue.__index = Queue
-
-function async.queue(maxsize)
-  if maxsize == nil or maxsize == 0 then
-    maxsize = math.huge
-  elseif math_type(maxsize) ~= "integer" or maxsize < 0 then
-    argerror(1, "queue", "non-negative integer expected, got " .. tostring(maxsize))
-  end
-  return setmetatable({
-    _items = {}, _head = 1, _tail = 1, _max = maxsize, _closed = false,
-    _getters = park_queue("queue"), _putters = park_queue("queue"),
-  }, Queue)
-end
-
-local function q_push(q, v)
-  q._items[q._tail] = v
-  q._tail = q._tail + 1
-end
-
--- Takes the oldest item; a parked putter's item moves into the freed place.
-local function q_pop(q)
-  local h = q._head
-  local v = q._items[h]
-  q._items[h] = nil
-  q._head = h + 1
-  if q._putters:count() > 0 then
-    q_push(q, q._putters:peek())
-    q._putters:unpark(true)
-  end
-  return v
-end
-
-function Queue:put(v)
-  check_self(self, Queue, "put")
-  if v == nil then argerror(1, "put", "value expected") end
-  if self._closed then error("put on a closed queue", 2) end
-  if self._getters:count() > 0 then
-    self._getters:unpark(v)
-  elseif self._tail - self._head < self._max then
-    q_push(self, v)
-  elseif not self._putters:park(v) then
-    error("put on a closed queue", 2)
-  end
-end
-
-function Queue:try_put(v)
-  check_self(self, Queue, "try_put")
-  if v == nil then argerror(1, "try_put", "value expected") end
-  if self._closed then return false end
-  if self._getters:count() > 0 then
-    self._getters:unpark(v)
-  elseif self._tail - self._head < self._max then
-    q_push(self, v)
-  else
-    return false
-  end
-  return true
-end
-
-function Queue:get()
-  check_self(self, Queue, "get")
-  if self._tail > self._head then return q_pop(self) end
-  if self._closed then return nil end
-  return self._getters:park()
-end
-
-function Queue:try_get()
-  check_self(self, Queue, "try_get")
-  if self._tail > self._head then return q_pop(self) end
-  return nil
-end
-
-function Queue:len()
-  check_self(self, Queue, "len")
-  return self._tail - self._head
-end
-
-function Queue:close()
-  check_self(self, Queue, "close")
-  self._closed = true
-  while self._getters:unpark(nil) do end
-  while self._putters:unpark(false) do end
-end
-
-function Queue:iter()
-  check_self(self, Queue, "iter")
-  return function() return self:get() end
-end
-
 -- future ------------------------------------------------------------------------------
 
 local Future = { __name = "async.Future" }
@@ -412,7 +323,7 @@ function async.future()
 end
 
 local function f_finish(f, failed, values)
-  if f._done then error("future already finished", 3) end
+  if f._done then error("future already finished", 4) end
   f._done, f._failed, f._values = true, failed, values
   while f._waiters:unpark(true) do end
 end
@@ -584,6 +495,24 @@ async.unix = {
     return serve(sock, handler, "server:" .. path)
   end,
 }
+
+-- the C closures in front of the public functions --------------------------------------
+
+do
+  local api = core.api
+  for _, class in ipairs({ Scope, Guard, Event, Lock, Semaphore, Future, Server }) do
+    for k, v in pairs(class) do
+      if type(v) == "function" then class[k] = api(v) end
+    end
+  end
+  for _, name in ipairs({ "gather", "as_completed", "wait_for", "scope", "event", "lock",
+                          "semaphore", "future", "capture" }) do
+    async[name] = api(async[name])
+  end
+  for _, ns in ipairs({ async.tcp, async.unix }) do
+    for k, v in pairs(ns) do ns[k] = api(v) end
+  end
+end
 
 -- the interactive prompt (-i): each chunk runs as a task and is awaited ------------------
 

@@ -3,6 +3,7 @@
 #include <lauxlib.h>
 
 #include "lasync.h"
+#include "laux.h"
 #include "async_lua.h"
 
 /* [-0, +0, e] runs lua/async.lua over the module and the core, once */
@@ -52,11 +53,14 @@ static int luaopen_async(lua_State *L)
     ltime_open(L);
     lscope_open(L, core);
     lpark_open(L, core);
+    lqueue_open(L);
     lstream_open(L);
     lproc_open(L);
     lnet_open(L, core);
     lsignal_open(L);
     lline_open(L, core);
+    lua_pushcfunction(L, laux_api_new);
+    lua_setfield(L, core, "api");
     lua_createtable(L, 0, 1);
     lua_pushcfunction(L, lasync_index);
     lua_setfield(L, -2, "__index");

@@ -16,6 +16,7 @@ void ltask_open(lua_State *L, int core);
 void ltime_open(lua_State *L);
 void lscope_open(lua_State *L, int core);
 void lpark_open(lua_State *L, int core);
+void lqueue_open(lua_State *L);
 void lstream_open(lua_State *L);
 /* [-0, +(0|1), e] async.__index for "stdin", "stdout", "stderr": opens and caches the
  * stream; returns 0 for any other key */

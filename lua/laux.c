@@ -38,6 +38,35 @@ static bool laux_yieldable_c(const char *name)
         || strncmp(name, "coroutine.", 10) == 0 || strncmp(name, "async.", 6) == 0;
 }
 
+/* [-0, +?, -] continuation of laux_api_call: all the results are the function's */
+static int laux_api_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    return lua_gettop(L);
+}
+
+/* An API function written in Lua, called through this C closure (upvalue 1): a C function
+ * reached by a tail call leaves its caller's frame on the stack, so `return q:get()` still
+ * shows the user's line in dumps and traces. [-n, +?, e y] */
+static int laux_api_call(lua_State *L)
+{
+    int n = lua_gettop(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_callk(L, n, LUA_MULTRET, 0, laux_api_k);
+    return lua_gettop(L);
+}
+
+/* core.api(fn) -> the C closure calling fn [-1, +1, m] */
+int laux_api_new(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_pushcclosure(L, laux_api_call, 1);
+    return 1;
+}
+
 int laux_noyield_error(lua_State *L)
 {
     lua_Debug ar;
@@ -45,7 +74,9 @@ int laux_noyield_error(lua_State *L)
         if (!lua_getinfo(L, "Snf", &ar))
             continue;
         int fn = lua_gettop(L);
-        if (ar.what[0] == 'C' && laux_loaded_name(L, fn)) {
+        if (lua_tocfunction(L, fn) == laux_api_call) {
+            /* yieldable: it passes suspensions through */
+        } else if (ar.what[0] == 'C' && laux_loaded_name(L, fn)) {
             const char *name = lua_tostring(L, -1);
             if (!laux_yieldable_c(name))
                 return luaL_error(L, "attempt to suspend inside a non-yieldable call to '%s'", name);
@@ -152,7 +183,7 @@ int laux_failure(lua_State *L, int err, const char *what)
 
 static const char *const laux_mt_names[MT_COUNT] = {
     "async.Task", "async.Stream", "async.ParkQueue", "async.Process",
-    "async.Scope", "async.Signal", "async.Server",
+    "async.Scope", "async.Signal", "async.Server", "async.Queue",
 };
 
 void laux_newmetatable(lua_State *L, enum rt_mt which)

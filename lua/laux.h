@@ -25,6 +25,8 @@ void laux_resumed(lua_State *L, struct task *t);
 
 /* [-0, +0, v] raises "attempt to suspend inside a non-yieldable call ..." naming the cause. */
 int laux_noyield_error(lua_State *L);
+/* core.api(fn): wraps an API function written in Lua in a C closure, see laux.c */
+int laux_api_new(lua_State *L);
 
 /* [-0, +3, m] the run-time failure triple: nil, "what: message" (or the message), errno */
 int laux_failure(lua_State *L, int err, const char *what);

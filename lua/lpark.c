@@ -1,16 +1,16 @@
-/* Park queues: the one suspension primitive under events, locks, semaphores, queues and
- * futures (written in Lua over it). park() suspends the running task in FIFO order with an
- * optional payload; unpark(v) hands v to the first parked task, which then returns it.
+/* Park queues: the one suspension primitive under events, locks, semaphores and futures
+ * (written in Lua over it) and queues (lqueue.c, in C over lpark.h). park() suspends the
+ * running task in FIFO order; unpark(v) hands v to the first parked task, which then
+ * returns it.
  * A hand-off is final: a task cancelled after it was handed something still returns it,
  * and the cancellation is raised at its next suspension, so nothing handed over is lost.
  * A task cancelled while parked just leaves the queue: nothing was consumed. */
 #include <lauxlib.h>
 
 #include "lasync.h"
+#include "lpark.h"
 #include "laux.h"
 #include "task.h"
-
-#define PARK_MT "async.ParkQueue"
 
 struct park {
     struct waitq q;
@@ -36,7 +36,7 @@ static int lpark_new(lua_State *L)
     return 1;
 }
 
-/* [-0, +1, v] continuation of park: the handed value is on top */
+/* [-0, +1, v] continuation of a wait: the handed value is on top */
 static int lpark_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status;
@@ -45,51 +45,53 @@ static int lpark_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
-/* queue:park([payload]) -> value [-?, +1, e y] */
+int lpark_wait(lua_State *L, struct waitq *q, const char *label, lua_KFunction k)
+{
+    struct task *t = laux_suspending_task(L);
+    t->wait = WAIT_PARK;
+    t->on.park.q = q;
+    t->on.park.label = label;
+    return laux_suspend(L, t, 0, k ? k : lpark_k);
+}
+
+void lpark_hand(lua_State *L, struct waitq *q)
+{
+    struct task *t = q->head->task;
+    /* the waiting thread's continuation returns what is on top of its stack */
+    if (!lua_checkstack(t->wait_L, 1))
+        luaL_error(L, "not enough memory");
+    lua_xmove(L, t->wait_L, 1);
+    task_hand_off(rt_of(L), t);
+}
+
+void lpark_payload(lua_State *L, struct waitq *q)
+{
+    lua_State *wl = q->head->task->wait_L;
+    if (!lua_checkstack(wl, 1))
+        luaL_error(L, "not enough memory");
+    lua_pushvalue(wl, 2);
+    lua_xmove(wl, L, 1);
+}
+
+/* queue:park() -> value [-?, +1, e y] */
 static int lpark_park(lua_State *L)
 {
     struct park *p = lpark_check(L);
-    lua_settop(L, 2); /* the payload stays at index 2, where peek() finds it */
-    struct task *t = laux_suspending_task(L);
-    t->wait = WAIT_PARK;
-    t->on.park.q = &p->q;
-    t->on.park.label = p->label;
-    return laux_suspend(L, t, 0, lpark_k);
+    lua_settop(L, 1);
+    return lpark_wait(L, &p->q, p->label, NULL);
 }
 
 /* queue:unpark([value]) -> bool [-?, +1, m] */
 static int lpark_unpark(lua_State *L)
 {
     struct park *p = lpark_check(L);
-    struct waiter *w = p->q.head;
     lua_settop(L, 2);
-    if (!w) {
+    if (!p->q.head) {
         lua_pushboolean(L, 0);
         return 1;
     }
-    lua_State *wl = w->task->wait_L;
-    /* the parked thread's continuation returns what is on top of its stack */
-    if (!lua_checkstack(wl, 1))
-        return luaL_error(L, "not enough memory");
-    lua_xmove(L, wl, 1);
-    task_hand_off(rt_of(L), w->task);
+    lpark_hand(L, &p->q);
     lua_pushboolean(L, 1);
-    return 1;
-}
-
-/* queue:peek() -> payload of the first parked task, or nil [-0, +1, m] */
-static int lpark_peek(lua_State *L)
-{
-    struct park *p = lpark_check(L);
-    if (!p->q.head) {
-        lua_pushnil(L);
-        return 1;
-    }
-    lua_State *wl = p->q.head->task->wait_L;
-    if (!lua_checkstack(wl, 1))
-        return luaL_error(L, "not enough memory");
-    lua_pushvalue(wl, 2);
-    lua_xmove(wl, L, 1);
     return 1;
 }
 
@@ -101,8 +103,7 @@ static int lpark_count(lua_State *L)
 }
 
 static const luaL_Reg lpark_methods[] = {
-    {"park", lpark_park},   {"unpark", lpark_unpark}, {"peek", lpark_peek},
-    {"count", lpark_count}, {NULL, NULL},
+    {"park", lpark_park}, {"unpark", lpark_unpark}, {"count", lpark_count}, {NULL, NULL},
 };
 
 void lpark_open(lua_State *L, int core)

@@ -162,7 +162,7 @@ struct timer_heap {
 
 /* The userdata types, whose metatables are checked by identity (not looked up by name, which
  * costs a string comparison on every method call). */
-enum rt_mt { MT_TASK, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER, MT_COUNT };
+enum rt_mt { MT_TASK, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER, MT_QUEUE, MT_COUNT };
 
 struct rt {
     struct rt *self;          /* first field, see struct task */

@@ -29,19 +29,42 @@ struct debug {
     _Atomic double step_began;
     atomic_bool hook_fired;
     struct sigaction saved;
+    char end_at[256];               /* where the step now running returned from its task */
 };
 
 /* The signal handler reaches the rt through this: it is set before the handler is
  * installed and cleared after it is removed. */
 static struct rt *debug_rt;
 
+/* A return from the outermost Lua function of a task's thread (below it, C functions at
+ * most, like the main task's runner) ends its last step: remember the line, the stack is
+ * gone by the time the scheduler sees the step end. */
+static void debug_hook_return(struct rt *rt, lua_State *L)
+{
+    lua_Debug caller;
+    struct task *t = rt->current;
+    if (!t || t->co != L)
+        return;
+    for (int level = 1; lua_getstack(L, level, &caller); level++)
+        if (lua_getinfo(L, "l", &caller) && caller.currentline > 0)
+            return;
+    char at[sizeof rt->debug->end_at];
+    if (strcmp(where_at(L, 0, at, sizeof at), "?") != 0) /* not the C function around it */
+        memcpy(rt->debug->end_at, at, sizeof at);
+}
+
 static void debug_hook(lua_State *L, lua_Debug *ar)
 {
     struct rt *rt = rt_of(L);
     struct task *t = rt->current;
     char name[32], at[256];
-    (void)ar;
-    lua_sethook(L, NULL, 0, 0);
+    if (!rt->debug)
+        return; /* a thread that outlived --debug's close still has the hook */
+    if (ar->event != LUA_HOOKCOUNT) {
+        debug_hook_return(rt, L);
+        return;
+    }
+    lua_sethook(L, debug_hook, LUA_MASKRET, 0);
     atomic_store(&rt->debug->hook_fired, true);
     fprintf(stderr, "asyncrun: blocked: task %" PRId64 " (%s) has run %.1f s without suspending, now at %s\n",
             t ? (int64_t)t->id : 0, t ? task_name(t, name, sizeof name) : "?",
@@ -52,7 +75,7 @@ static void debug_signal(int signo)
 {
     (void)signo;
     if (debug_rt && debug_rt->running_L)
-        lua_sethook(debug_rt->running_L, debug_hook, LUA_MASKCOUNT, 1);
+        lua_sethook(debug_rt->running_L, debug_hook, LUA_MASKCOUNT | LUA_MASKRET, 1);
 }
 
 static void *debug_watch(void *arg)
@@ -100,9 +123,12 @@ int debug_open(struct rt *rt)
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     sigaction(DEBUG_SIGNAL, &sa, &d->saved);
+    /* threads inherit the hook from the main thread they are created from */
+    lua_sethook(rt->L, debug_hook, LUA_MASKRET, 0);
     err = pthread_create(&d->watchdog, NULL, debug_watch, d);
     if (err) {
         sigaction(DEBUG_SIGNAL, &d->saved, NULL);
+        lua_sethook(rt->L, NULL, 0, 0);
         debug_rt = NULL;
         free(d);
         rt->debug = NULL;
@@ -119,6 +145,7 @@ void debug_close(struct rt *rt)
     atomic_store(&d->stop, true);
     pthread_join(d->watchdog, NULL);
     sigaction(DEBUG_SIGNAL, &d->saved, NULL);
+    lua_sethook(rt->L, NULL, 0, 0);
     debug_rt = NULL;
     free(d);
     rt->debug = NULL;
@@ -127,6 +154,7 @@ void debug_close(struct rt *rt)
 void debug_step_begin(struct rt *rt, struct task *t)
 {
     (void)t;
+    rt->debug->end_at[0] = '\0';
     atomic_store(&rt->debug->step_began, clock_now());
     atomic_fetch_add(&rt->debug->step, 1);
 }
@@ -134,13 +162,17 @@ void debug_step_begin(struct rt *rt, struct task *t)
 void debug_step_end(struct rt *rt, struct task *t, bool suspended)
 {
     char name[32], at[256];
+    const char *place;
     atomic_fetch_add(&rt->debug->step, 1);
     if (t->step_ran < rt->opt->slow)
         return;
+    if (suspended)
+        place = where_at(t->wait_L, 0, at, sizeof at);
+    else
+        place = rt->debug->end_at[0] ? rt->debug->end_at : "its end"; /* a C body: no line */
     fflush(stdout);
     fprintf(stderr, "asyncrun: slow step: task %" PRId64 " (%s) ran %.1f ms at %s\n",
-            (int64_t)t->id, task_name(t, name, sizeof name), t->step_ran * 1000,
-            suspended ? where_at(t->wait_L, 0, at, sizeof at) : "its end");
+            (int64_t)t->id, task_name(t, name, sizeof name), t->step_ran * 1000, place);
 }
 
 /* Warns once per task that something caught its cancellation; then says what followed. */

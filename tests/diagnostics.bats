@@ -643,7 +643,6 @@ EOF
 }
 
 @test "debug: a slow last step is placed at the last line executed" {
-    skip "BUG: a step that ends its task is reported 'at its end' instead of FILE:LINE"
     lua last.lua <<'EOF'
 local w = async.spawn(function()
   local t = async.now() + 0.15
@@ -844,7 +843,6 @@ EOF
 }
 
 @test "dump and trace: a wait reached by a tail call into the API is placed at the user's line" {
-    skip "BUG: 'return q:get()' shows 'at ?' in the dump and in the trace's suspend event"
     lua tail.lua <<'EOF'
 local q = async.queue()
 local u = async.spawn(function()
