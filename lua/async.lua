@@ -7,6 +7,7 @@ local async, core = ...
 local spawn, first, shield, timeout = async.spawn, async.first, async.shield, async.timeout
 local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.scope
 local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
+local first_results = core.first_results
 local pack, unpack = table.pack, table.unpack
 local error, pcall, rawequal, ipairs, tostring, select = error, pcall, rawequal, ipairs, tostring, select
 local getmetatable, setmetatable, type, pairs = getmetatable, setmetatable, type, pairs
@@ -88,11 +89,7 @@ function async.gather(...)
     retrieve_all(tasks)
     return failed:await()
   end
-  local results = {}
-  for i = 1, #tasks do
-    results[i] = (tasks[i]:result())
-  end
-  return results
+  return first_results(tasks)
 end
 
 -- as_completed ------------------------------------------------------------------------

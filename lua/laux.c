@@ -182,17 +182,34 @@ int laux_failure(lua_State *L, int err, const char *what)
 }
 
 static const char *const laux_mt_names[MT_COUNT] = {
-    "async.Task", "async.Stream", "async.ParkQueue", "async.Process",
+    "async.Task", "async.Task", "async.Stream", "async.ParkQueue", "async.Process",
     "async.Scope", "async.Signal", "async.Server", "async.Queue",
 };
 
-void laux_newmetatable(lua_State *L, enum rt_mt which)
+void laux_adopt_metatable(lua_State *L, enum rt_mt which)
 {
     struct rt *rt = rt_of(L);
-    luaL_newmetatable(L, laux_mt_names[which]);
     lua_pushvalue(L, -1);
     rt->mt_ref[which] = luaL_ref(L, LUA_REGISTRYINDEX);
     rt->mt[which] = lua_topointer(L, -1);
+}
+
+void laux_newmetatable(lua_State *L, enum rt_mt which)
+{
+    luaL_newmetatable(L, laux_mt_names[which]);
+    laux_adopt_metatable(L, which);
+}
+
+struct task *laux_test_task(lua_State *L, int idx)
+{
+    struct task *t = laux_test(L, idx, MT_TASK);
+    return t ? t : laux_test(L, idx, MT_TASK_FAILED);
+}
+
+struct task *laux_check_task(lua_State *L, int idx)
+{
+    struct task *t = laux_test(L, idx, MT_TASK);
+    return t ? t : laux_check(L, idx, MT_TASK_FAILED);
 }
 
 void *laux_test(lua_State *L, int idx, enum rt_mt which)

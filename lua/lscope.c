@@ -130,7 +130,7 @@ static int lscope_cancelled(lua_State *L)
 static int lscope_adopt(lua_State *L)
 {
     struct cscope *s = lscope_check(L, 1);
-    struct task *t = laux_check(L, 2, MT_TASK);
+    struct task *t = laux_check_task(L, 2);
     t->nursery = s;
     return 0;
 }

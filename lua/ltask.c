@@ -14,7 +14,7 @@ static const char *const ltask_states[] = {"pending", "running", "done", "failed
 
 static struct task *ltask_check(lua_State *L, int idx)
 {
-    return laux_check(L, idx, MT_TASK);
+    return laux_check_task(L, idx);
 }
 
 /* async.spawn(fn, ...) -> task [-(n), +1, m] */
@@ -130,6 +130,7 @@ static int ltask_cancel(lua_State *L)
         lua_pushvalue(L, 2);
         lua_call(L, 1, 1);
         lua_setiuservalue(L, 1, UV_DATA);
+        t->cancel_reason = true;
     }
     lua_pushboolean(L, task_cancel(rt, t, "task", rt->current ? rt->current->id : 0));
     return 1;
@@ -229,7 +230,7 @@ static int ltask_wait_many(lua_State *L, int mode, const char *fname)
     lua_createtable(L, n, 0); /* stack: tasks, unfinished */
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i);
-        struct task *t = laux_test(L, -1, MT_TASK);
+        struct task *t = laux_test_task(L, -1);
         if (!t)
             return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
                               fname, i, luaL_typename(L, -1));
@@ -292,7 +293,7 @@ static int ltask_wait_all(lua_State *L)
 /* core.is_task(v) -> bool [-1, +1, -] */
 static int ltask_is_task(lua_State *L)
 {
-    lua_pushboolean(L, laux_test(L, 1, MT_TASK) != NULL);
+    lua_pushboolean(L, laux_test_task(L, 1) != NULL);
     return 1;
 }
 
@@ -376,8 +377,30 @@ static const luaL_Reg ltask_functions[] = {
     {NULL, NULL},
 };
 
+/* core.first_results(tasks) -> {first result of each}: tasks all done [-1, +1, m] */
+static int ltask_first_results(lua_State *L)
+{
+    int n = (int)luaL_len(L, 1);
+    lua_createtable(L, n, 0);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        struct task *t = laux_test_task(L, -1);
+        if (!t || t->state != TASK_DONE || t->nres == 0) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_getiuservalue(L, -1, UV_DATA);
+        if (t->nres > 1) /* several results are kept in a table */
+            lua_rawgeti(L, -1, 1);
+        lua_rawseti(L, 2, i);
+        lua_settop(L, 2);
+    }
+    return 1;
+}
+
 static const luaL_Reg ltask_core[] = {
     {"wait_all", ltask_wait_all},
+    {"first_results", ltask_first_results},
     {"is_task", ltask_is_task},
     {"retrieve", ltask_retrieve},
     {"finish_seq", ltask_finish_seq},
@@ -396,9 +419,18 @@ void ltask_open(lua_State *L, int core)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, ltask_tostring);
     lua_setfield(L, -2, "__tostring");
+    /* a failed task's metatable: the same and __gc, which reports a failure nobody can
+     * retrieve any more; finalizers cost the collector, so only failed tasks have one */
+    lua_createtable(L, 0, 6);
+    for (lua_pushnil(L); lua_next(L, -3) != 0;) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
     lua_pushcfunction(L, ltask_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pop(L, 1);
+    laux_adopt_metatable(L, MT_TASK_FAILED);
+    lua_pop(L, 2);
 
     laux_error_value(L, CANCELLED_MT, ltask_cancelled_tostring, "Cancelled");
 

@@ -105,16 +105,17 @@ struct task {
     const char *name;         /* borrowed: anchored by user value UV_NAME; NULL means "task-<id>" */
     const char *traceback;    /* borrowed: anchored by UV_TRACE; a failure's message and traceback */
     int ref;                  /* ref: registry, anchors the userdata until the task finishes */
+    int nargs;                /* arguments stored for the first step (user value 2) */
+    int nres;                 /* results kept after a normal end (user value 2) */
+    int spawn_line;           /* line of the spawn call in the spawning function (UV_TRACE) */
     uint8_t state;            /* enum task_state */
     uint8_t wait;             /* enum wait_kind */
     uint8_t wake;             /* enum wake_reason */
-    bool started, cancel_requested, error_retrieved, reported, plain_error;
-    bool cancel_raised, swallow_warned; /* --debug: swallowed cancellations */
-    bool handed;              /* woken by a hand-off (item, permit): the wake cannot be undone */
-    int nargs;                /* arguments stored for the first step (user value 2) */
-    int spawn_line;           /* line of the spawn call in the spawning function (UV_TRACE) */
-    bool c_body;              /* the body is a C function: dumps show the spawn site */
-    int nres;                 /* results kept after a normal end (user value 2) */
+    bool started : 1, cancel_requested : 1, error_retrieved : 1, reported : 1, plain_error : 1;
+    bool cancel_raised : 1, swallow_warned : 1; /* --debug: swallowed cancellations */
+    bool handed : 1;          /* woken by a hand-off (item, permit): the wake cannot be undone */
+    bool cancel_reason : 1;   /* UV_DATA holds the Cancelled that cancel(reason) made */
+    bool c_body : 1;          /* the body is a C function: dumps show the spawn site */
     uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
     struct task *ready_next;  /* ready FIFO */
     struct task *list_prev, *list_next;
@@ -140,11 +141,19 @@ struct task {
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
         } park;
     } on;
-    double spawned_at, run_time; /* clock seconds; kept only while timing (trace, stats, debug) */
-    double step_at, step_ran; /* the last step: start on the trace clock, duration */
-    const char *cancel_by;    /* static string: who asked for the cancellation */
-    lua_Integer cancel_by_id; /* the task that asked, when cancel_by is "task" */
 };
+
+/* Clock seconds of a task, kept only while timing (trace, stats, debug): then they follow
+ * struct task in its userdata, so that a run without diagnostics does not carry them. */
+struct task_timing {
+    double spawned_at, run_time;
+    double step_at, step_ran; /* the last step: start on the trace clock, duration */
+};
+
+static inline struct task_timing *task_timing(struct task *t)
+{
+    return (struct task_timing *)(t + 1);
+}
 
 /* User values of a task userdata. */
 enum { UV_FN = 1, /* function until first run, then the thread */
@@ -162,7 +171,8 @@ struct timer_heap {
 
 /* The userdata types, whose metatables are checked by identity (not looked up by name, which
  * costs a string comparison on every method call). */
-enum rt_mt { MT_TASK, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER, MT_QUEUE, MT_COUNT };
+enum rt_mt { MT_TASK, MT_TASK_FAILED, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER,
+             MT_QUEUE, MT_COUNT };
 
 struct rt {
     struct rt *self;          /* first field, see struct task */

@@ -164,7 +164,8 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
     char name[32], at[256];
     const char *place;
     atomic_fetch_add(&rt->debug->step, 1);
-    if (t->step_ran < rt->opt->slow)
+    double ran = task_timing(t)->step_ran;
+    if (ran < rt->opt->slow)
         return;
     if (suspended)
         place = where_at(t->wait_L, 0, at, sizeof at);
@@ -172,7 +173,7 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
         place = rt->debug->end_at[0] ? rt->debug->end_at : "its end"; /* a C body: no line */
     fflush(stdout);
     fprintf(stderr, "asyncrun: slow step: task %" PRId64 " (%s) ran %.1f ms at %s\n",
-            (int64_t)t->id, task_name(t, name, sizeof name), t->step_ran * 1000, place);
+            (int64_t)t->id, task_name(t, name, sizeof name), ran * 1000, place);
 }
 
 /* Warns once per task that something caught its cancellation; then says what followed. */

@@ -53,11 +53,15 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
     if (t->nargs > 0) {
         lua_getiuservalue(L, -1, UV_DATA);
         lua_checkstack(co, t->nargs);
-        for (int i = 1; i <= t->nargs; i++) {
-            lua_rawgeti(L, -1, i);
+        if (t->nargs == 1) { /* stored as it is, see task_new */
             lua_xmove(L, co, 1);
+        } else {
+            for (int i = 1; i <= t->nargs; i++) {
+                lua_rawgeti(L, -1, i);
+                lua_xmove(L, co, 1);
+            }
+            lua_pop(L, 1);
         }
-        lua_pop(L, 1);
         lua_pushnil(L);
         lua_setiuservalue(L, -2, UV_DATA);
     }
@@ -162,8 +166,9 @@ static void sched_step(struct rt *rt, struct task *t)
     t->handed = false; /* its continuation has seen it */
     if (rt_timing(rt)) {
         ended = clock_now();
-        t->step_ran = ended - started;
-        t->run_time += t->step_ran;
+        struct task_timing *tt = task_timing(t);
+        tt->step_ran = ended - started;
+        tt->run_time += tt->step_ran;
     }
     if (status == LUA_YIELD) {
         t->state = TASK_PENDING;

@@ -51,9 +51,10 @@ static void stats_record(struct stats_task *to, const struct task *t, double run
 void stats_step(struct rt *rt, struct task *t, bool suspended)
 {
     struct stats *s = rt->stats;
-    if (t->step_ran <= s->longest.run)
+    struct task_timing *tt = task_timing(t);
+    if (tt->step_ran <= s->longest.run)
         return;
-    stats_record(&s->longest, t, t->step_ran);
+    stats_record(&s->longest, t, tt->step_ran);
     if (suspended)
         where_at(t->wait_L, 0, s->longest_at, sizeof s->longest_at);
     else
@@ -64,16 +65,17 @@ void stats_step(struct rt *rt, struct task *t, bool suspended)
 void stats_task_end(struct rt *rt, struct task *t)
 {
     struct stats *s = rt->stats;
+    double run = task_timing(t)->run_time;
     int i;
     if (s->ntop < STATS_TOP)
         i = s->ntop++;
-    else if (t->run_time <= s->top[STATS_TOP - 1].run)
+    else if (run <= s->top[STATS_TOP - 1].run)
         return;
     else
         i = STATS_TOP - 1;
-    for (; i > 0 && s->top[i - 1].run < t->run_time; i--)
+    for (; i > 0 && s->top[i - 1].run < run; i--)
         s->top[i] = s->top[i - 1];
-    stats_record(&s->top[i], t, t->run_time);
+    stats_record(&s->top[i], t, run);
 }
 
 static double stats_seconds(struct timeval tv)

@@ -97,8 +97,9 @@ const char *task_name(const struct task *t, char *buf, size_t size)
 /* [-(nargs+1), +1, m] */
 struct task *task_new(struct rt *rt, lua_State *L, int nargs)
 {
-    struct task *t = lua_newuserdatauv(L, sizeof *t, UV_COUNT);
-    memset(t, 0, sizeof *t);
+    size_t size = sizeof(struct task) + (rt_timing(rt) ? sizeof(struct task_timing) : 0);
+    struct task *t = lua_newuserdatauv(L, size, UV_COUNT);
+    memset(t, 0, size);
     t->rt = rt;
     t->id = ++rt->next_id;
     t->parent = rt->current ? rt->current->id : 0;
@@ -108,7 +109,9 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     rt_setmetatable(L, MT_TASK);
     /* stack: fn, args..., task */
     lua_insert(L, -(nargs + 2));
-    if (nargs > 0) {
+    if (nargs == 1) {
+        lua_setiuservalue(L, -3, UV_DATA); /* the common case goes without a table */
+    } else if (nargs > 1) {
         /* stack: task, fn, args... */
         lua_createtable(L, nargs, 0);
         lua_insert(L, -(nargs + 1));
@@ -124,7 +127,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     if (rt->live.count > rt->peak_live)
         rt->peak_live = rt->live.count;
     if (rt_timing(rt))
-        t->spawned_at = rt_now(rt);
+        task_timing(t)->spawned_at = rt_now(rt);
     sched_ready(rt, t, WAKE_OK);
     return t;
 }
@@ -156,12 +159,12 @@ bool task_is_cancel_value(lua_State *L, int idx)
 /* [-0, +1, m] the reason object a canceller stored in UV_DATA, else the async.Cancelled singleton */
 void task_push_cancel_value(lua_State *L, struct task *t)
 {
-    task_push(L, t);
-    if (lua_getiuservalue(L, -1, UV_DATA) != LUA_TNIL && task_is_cancel_value(L, -1)) {
+    if (t->cancel_reason) {
+        task_push(L, t);
+        lua_getiuservalue(L, -1, UV_DATA);
         lua_remove(L, -2);
         return;
     }
-    lua_pop(L, 2);
     luaL_getmetatable(L, CANCELLED_MT);
     lua_getfield(L, -1, "value");
     lua_remove(L, -2);
@@ -216,10 +219,8 @@ bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_i
         return false;
     if (!t->cancel_requested) {
         t->cancel_requested = true;
-        t->cancel_by = by;
-        t->cancel_by_id = by_id;
         if (rt_tracing(rt))
-            trace_cancel(rt, t);
+            trace_cancel(rt, t, by, by_id);
     }
     task_interrupt(rt, t);
     return true;
@@ -367,6 +368,9 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
                 trace_cancelled(rt, t);
         } else {
             t->state = TASK_FAILED;
+            lua_pushvalue(L, top + 1);
+            rt_setmetatable(L, MT_TASK_FAILED); /* with __gc: reported if never retrieved */
+            lua_pop(L, 1);
             if (status == LUA_ERRMEM)
                 t->plain_error = true; /* a traceback would need the memory there is not */
             task_keep_traceback(L, t, top + 1, top + 2);

@@ -284,7 +284,7 @@ static void trace_chrome_step(struct out *o, struct task *t, const char *label, 
 {
     trace_chrome_track(o, t);
     out_printf(o, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%" PRId64 ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
-               (int64_t)t->id, t->step_at * 1e6, t->step_ran * 1e6);
+               (int64_t)t->id, task_timing(t)->step_at * 1e6, task_timing(t)->step_ran * 1e6);
     out_json_string(o, label);
     out_puts(o, ",\"args\":{");
     if (on) {
@@ -375,8 +375,8 @@ void trace_spawn(struct rt *rt, struct task *t, lua_State *L)
 void trace_resume(struct rt *rt, struct task *t, double now)
 {
     char name[32];
-    t->step_at = trace_clock_at(rt, now);
-    struct field fs[] = {FNUM("t", t->step_at), FSTR("event", "resume"), FINT("task", t->id),
+    task_timing(t)->step_at = trace_clock_at(rt, now);
+    struct field fs[] = {FNUM("t", task_timing(t)->step_at), FSTR("event", "resume"), FINT("task", t->id),
                          FSTR("name", task_name(t, name, sizeof name))};
     trace_emit(rt, fs, 4);
 }
@@ -389,7 +389,7 @@ void trace_suspend(struct rt *rt, struct task *t, double now)
     where_at(t->wait_L, 0, at, sizeof at);
     struct field fs[] = {FNUM("t", trace_clock_at(rt, now)), FSTR("event", "suspend"),
                          FINT("task", t->id), FSTR("name", task_name(t, name, sizeof name)),
-                         FSTR("on", on), FNUM("ran", t->step_ran), FSTR("at", at)};
+                         FSTR("on", on), FNUM("ran", task_timing(t)->step_ran), FSTR("at", at)};
     if (rt->opt->trace == TRACE_CHROME)
         trace_chrome_step(&o, t, "step", on, at);
     trace_emit_to(rt, &o, fs, 7);
@@ -407,8 +407,8 @@ void trace_done(struct rt *rt, struct task *t)
     char name[32];
     struct out o = {.f = rt->trace, .n = 0};
     trace_end_step(rt, &o, t, "done");
-    struct field fs[] = {TASK_FIELDS(rt, "done", t, name), FNUM("wall", rt_now(rt) - t->spawned_at),
-                         FNUM("run", t->run_time)};
+    struct field fs[] = {TASK_FIELDS(rt, "done", t, name), FNUM("wall", rt_now(rt) - task_timing(t)->spawned_at),
+                         FNUM("run", task_timing(t)->run_time)};
     trace_emit_to(rt, &o, fs, 6);
 }
 
@@ -427,13 +427,13 @@ void trace_fail(struct rt *rt, struct task *t, const char *msg)
     trace_emit_to(rt, &o, fs, 5);
 }
 
-void trace_cancel(struct rt *rt, struct task *t)
+void trace_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id)
 {
-    char name[32], by[64];
-    if (t->cancel_by_id)
-        snprintf(by, sizeof by, "%s:%" PRId64, t->cancel_by, (int64_t)t->cancel_by_id);
-    else
-        snprintf(by, sizeof by, "%s", t->cancel_by);
+    char name[32], bybuf[64];
+    if (by_id) {
+        snprintf(bybuf, sizeof bybuf, "%s:%" PRId64, by, (int64_t)by_id);
+        by = bybuf;
+    }
     struct field fs[] = {TASK_FIELDS(rt, "cancel", t, name), FSTR("by", by)};
     trace_emit(rt, fs, 5);
 }

@@ -21,7 +21,8 @@ void trace_resume(struct rt *rt, struct task *t, double now);
 void trace_suspend(struct rt *rt, struct task *t, double now);
 void trace_done(struct rt *rt, struct task *t);
 void trace_fail(struct rt *rt, struct task *t, const char *msg);
-void trace_cancel(struct rt *rt, struct task *t);
+/* by, by_id: as task_cancel was told */
+void trace_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id);
 void trace_cancelled(struct rt *rt, struct task *t);
 /* a timeout scope of t expired */
 void trace_timeout(struct rt *rt, struct task *t);
