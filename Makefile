@@ -9,15 +9,13 @@ LUA_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(LUA_PKG) 2>/dev/null)
 LUA_LIBS    = $(shell $(PKG_CONFIG) --libs $(LUA_PKG) 2>/dev/null)
 EV_CFLAGS   = $(shell $(PKG_CONFIG) --cflags libev 2>/dev/null)
 EV_LIBS     = $(shell $(PKG_CONFIG) --libs libev 2>/dev/null || echo -lev)
-# Line editing at the prompt when libedit is there (optional: plain lines otherwise).
-EDIT_CFLAGS = $(shell $(PKG_CONFIG) --exists libedit 2>/dev/null && echo -DHAVE_EDITLINE)
-EDIT_LIBS   = $(shell $(PKG_CONFIG) --libs libedit 2>/dev/null)
 
 WARNINGS  = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CPPFLAGS += -D_GNU_SOURCE -iquote runtime -iquote lua -iquote cli -iquote build/gen
 CFLAGS   ?= -O2 -g
-ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(LUA_CFLAGS) $(EV_CFLAGS) $(EDIT_CFLAGS) -MMD -MP
-LDLIBS    = $(LUA_LIBS) $(EV_LIBS) $(EDIT_LIBS) -lm -lpthread
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(LUA_CFLAGS) $(EV_CFLAGS) -MMD -MP
+# libedit (line editing at the prompt) is loaded at run time, see lua/lline.c
+LDLIBS    = $(LUA_LIBS) $(EV_LIBS) -lm -lpthread -ldl
 
 SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -32,7 +30,7 @@ ASAN_BIN = build/asan/asyncrun
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
                lua-cjson python3 valgrind procps groff-base tmux zsh fish curl \
-               redis-server socat netcat-openbsd libedit-dev
+               redis-server socat netcat-openbsd libedit2
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \

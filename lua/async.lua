@@ -32,11 +32,7 @@ local function check_tasks(tasks, fname, nargs)
   if type(tasks) ~= "table" then
     argerror(1, fname, "table expected, got " .. typename(tasks, nargs), 3)
   end
-  for i = 1, #tasks do
-    if not is_task(tasks[i]) then
-      argerror(1, fname, ("task expected at index %d, got %s"):format(i, typename(tasks[i])), 3)
-    end
-  end
+  core.check_tasks(tasks, fname) -- in C: a list can be long
 end
 
 local function check_self(self, mt, fname)

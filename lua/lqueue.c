@@ -12,14 +12,21 @@
 static const char lqueue_label[] = "queue";
 
 struct queue {
+    const char *tag;          /* lqueue_label: see lqueue_check */
     struct waitq getters, putters;
     lua_Integer head, tail;   /* the items are at [head, tail) of user value 1 */
     lua_Integer max;          /* capacity; LUA_MAXINTEGER when unbounded */
     bool closed;
 };
 
+/* The queue at index 1. Its first field, the address of a string of this file, is what is
+ * checked on this hot path instead of the metatable: no Lua code can write it into a
+ * userdata of that size; anything else gets the metatable check and its error. */
 static struct queue *lqueue_check(lua_State *L)
 {
+    struct queue *q = lua_touserdata(L, 1);
+    if (q && lua_rawlen(L, 1) == sizeof *q && q->tag == lqueue_label)
+        return q;
     return laux_check(L, 1, MT_QUEUE);
 }
 
@@ -29,7 +36,7 @@ static int lqueue_new(lua_State *L)
     lua_Integer max = lua_isnoneornil(L, 1) ? 0 : luaL_checkinteger(L, 1);
     luaL_argcheck(L, max >= 0, 1, "non-negative integer expected");
     struct queue *q = lua_newuserdatauv(L, sizeof *q, 1);
-    *q = (struct queue){.head = 1, .tail = 1, .max = max ? max : LUA_MAXINTEGER};
+    *q = (struct queue){.tag = lqueue_label, .head = 1, .tail = 1, .max = max ? max : LUA_MAXINTEGER};
     lua_newtable(L);
     lua_setiuservalue(L, -2, 1);
     rt_setmetatable(L, MT_QUEUE);

@@ -377,6 +377,25 @@ static const luaL_Reg ltask_functions[] = {
     {NULL, NULL},
 };
 
+/* core.check_tasks(tasks, fname): raises "bad argument #1 to 'fname' (task expected at
+ * index i, got ...)" at the caller of the API function calling the function that calls
+ * this one (check_tasks in lua/async.lua) [-2, +0, v] */
+static int ltask_check_tasks(lua_State *L)
+{
+    int n = (int)luaL_len(L, 1);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        if (!laux_test_task(L, -1)) {
+            luaL_where(L, 4); /* this, check_tasks, the API function, its C closure, caller */
+            lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
+                            lua_tostring(L, -1), luaL_checkstring(L, 2), i, luaL_typename(L, -2));
+            return lua_error(L);
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* core.first_results(tasks) -> {first result of each}: tasks all done [-1, +1, m] */
 static int ltask_first_results(lua_State *L)
 {
@@ -401,6 +420,7 @@ static int ltask_first_results(lua_State *L)
 static const luaL_Reg ltask_core[] = {
     {"wait_all", ltask_wait_all},
     {"first_results", ltask_first_results},
+    {"check_tasks", ltask_check_tasks},
     {"is_task", ltask_is_task},
     {"retrieve", ltask_retrieve},
     {"finish_seq", ltask_finish_seq},

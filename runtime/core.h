@@ -163,9 +163,15 @@ enum { UV_FN = 1, /* function until first run, then the thread */
                      then a failure's traceback string */
        UV_COUNT = UV_TRACE };
 
-/* A min-heap of deadlines, armed through one ev_timer. */
+/* A min-heap of deadlines, armed through one ev_timer. Each slot keeps a copy of its timer's
+ * deadline: sifting compares neighbours in the array instead of visiting every timer. */
+struct timer_slot {
+    double deadline;
+    struct timer *tm;         /* borrowed */
+};
+
 struct timer_heap {
-    struct timer **v;         /* owned: malloc'd array, grown by doubling */
+    struct timer_slot *v;     /* owned: malloc'd array, grown by doubling */
     size_t n, cap;
 };
 

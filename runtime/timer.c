@@ -13,61 +13,61 @@ double rt_now(const struct rt *rt)
     return rt->fake_now > 0 ? rt->fake_now : clock_now();
 }
 
-static void timer_place(struct timer_heap *h, size_t i, struct timer *tm)
+static void timer_place(struct timer_heap *h, size_t i, struct timer_slot e)
 {
-    h->v[i] = tm;
-    tm->slot = i;
+    h->v[i] = e;
+    e.tm->slot = i;
 }
 
 static void timer_sift_up(struct timer_heap *h, size_t i)
 {
-    struct timer *tm = h->v[i];
+    struct timer_slot e = h->v[i];
     while (i > 0) {
         size_t parent = (i - 1) / 2;
-        if (!(tm->deadline < h->v[parent]->deadline))
+        if (!(e.deadline < h->v[parent].deadline))
             break;
         timer_place(h, i, h->v[parent]);
         i = parent;
     }
-    timer_place(h, i, tm);
+    timer_place(h, i, e);
 }
 
 static void timer_sift_down(struct timer_heap *h, size_t i)
 {
-    struct timer *tm = h->v[i];
+    struct timer_slot e = h->v[i];
     for (;;) {
         size_t child = 2 * i + 1;
         if (child >= h->n)
             break;
-        if (child + 1 < h->n && h->v[child + 1]->deadline < h->v[child]->deadline)
+        if (child + 1 < h->n && h->v[child + 1].deadline < h->v[child].deadline)
             child++;
-        if (!(h->v[child]->deadline < tm->deadline))
+        if (!(h->v[child].deadline < e.deadline))
             break;
         timer_place(h, i, h->v[child]);
         i = child;
     }
-    timer_place(h, i, tm);
+    timer_place(h, i, e);
 }
 
 static void timer_rearm(struct rt *rt)
 {
     struct timer_heap *h = &rt->timers;
     ev_timer_stop(rt->loop, &rt->timer_watch);
-    if (h->n == 0 || isinf(h->v[0]->deadline) || rt->fake_now > 0)
+    if (h->n == 0 || isinf(h->v[0].deadline) || rt->fake_now > 0)
         return; /* virtual time never waits in epoll for a deadline */
     ev_now_update(rt->loop); /* libev measures "after" from its cached time */
-    double after = h->v[0]->deadline - clock_now();
+    double after = h->v[0].deadline - clock_now();
     ev_timer_set(&rt->timer_watch, after > 0 ? after : 0, 0);
     ev_timer_start(rt->loop, &rt->timer_watch);
 }
 
 static void timer_unlink(struct timer_heap *h, size_t i)
 {
-    struct timer *last = h->v[--h->n];
+    struct timer_slot last = h->v[--h->n];
     if (i == h->n)
         return;
     timer_place(h, i, last);
-    if (i > 0 && last->deadline < h->v[(i - 1) / 2]->deadline)
+    if (i > 0 && last.deadline < h->v[(i - 1) / 2].deadline)
         timer_sift_up(h, i);
     else
         timer_sift_down(h, i);
@@ -76,8 +76,8 @@ static void timer_unlink(struct timer_heap *h, size_t i)
 static void timer_fire_due(struct rt *rt, double now)
 {
     struct timer_heap *h = &rt->timers;
-    while (h->n > 0 && h->v[0]->deadline <= now) {
-        struct timer *tm = h->v[0];
+    while (h->n > 0 && h->v[0].deadline <= now) {
+        struct timer *tm = h->v[0].tm;
         timer_unlink(h, 0);
         tm->fire(rt, tm);
     }
@@ -95,10 +95,10 @@ static void timer_expired(struct ev_loop *loop, ev_timer *w, int revents)
 bool timer_jump(struct rt *rt)
 {
     struct timer_heap *h = &rt->timers;
-    if (h->n == 0 || isinf(h->v[0]->deadline))
+    if (h->n == 0 || isinf(h->v[0].deadline))
         return false;
-    if (h->v[0]->deadline > rt->fake_now)
-        rt->fake_now = h->v[0]->deadline;
+    if (h->v[0].deadline > rt->fake_now)
+        rt->fake_now = h->v[0].deadline;
     timer_fire_due(rt, rt->fake_now);
     return true;
 }
@@ -113,14 +113,14 @@ int timer_add(struct rt *rt, struct timer *tm)
     struct timer_heap *h = &rt->timers;
     if (h->n == h->cap) {
         size_t cap = h->cap ? 2 * h->cap : 64;
-        struct timer **v = realloc(h->v, cap * sizeof *v);
+        struct timer_slot *v = realloc(h->v, cap * sizeof *v);
         if (!v)
             return -ENOMEM;
         h->v = v;
         h->cap = cap;
     }
     h->n++;
-    timer_place(h, h->n - 1, tm);
+    timer_place(h, h->n - 1, (struct timer_slot){.deadline = tm->deadline, .tm = tm});
     timer_sift_up(h, h->n - 1);
     if (tm->slot == 0)
         timer_rearm(rt);
