@@ -10,12 +10,9 @@
 # env:   ASYNCRUN (default build/asyncrun), W2_N (default 20000), W3_N (default 20000),
 #        CALLGRIND_RUNS (runs per workload, default 3), CALLGRIND_OUT (where the
 #        callgrind.out files go; default a new directory in /tmp)
-# The counts include start-up and shutdown (W1, printed with --top). Lua seeds its string
-# hashes with time(NULL) and addresses, which moves a count by up to ~0.7 % from one second
-# to the next; so the runs are made with ASLR off (setarch -R) and with time() pinned to 0
-# by a 1-line LD_PRELOAD shim compiled here (needs cc; without it, expect that noise).
-# Then W2 repeats exactly and W3 within ~0.01 %; the minimum of CALLGRIND_RUNS runs is
-# printed.
+# The counts include start-up and shutdown (W1, printed with --top). The runs are pinned
+# (pinned.sh: no ASLR, time() fixed, so the same string-hash seed): W2 repeats exactly and
+# W3 within ~0.01 %; the minimum of CALLGRIND_RUNS runs is printed.
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -33,15 +30,9 @@ OUT=${CALLGRIND_OUT:-$(mktemp -d /tmp/asyncrun-callgrind.XXXXXX)}
 mkdir -p "$OUT"
 cd "$BENCH_DIR"
 
-# no ASLR where setarch allows it, and time() pinned: the same hash seed in every run
-NORAND=()
-if setarch "$(uname -m)" -R true 2>/dev/null; then NORAND=(setarch "$(uname -m)" -R); fi
-printf '#include <time.h>\ntime_t time(time_t *t) { if (t) *t = 0; return 0; }\n' > "$OUT/fixtime.c"
-if ${CC:-cc} -shared -fPIC -O2 -o "$OUT/fixtime.so" "$OUT/fixtime.c" 2>/dev/null; then
-  NORAND=(env LD_PRELOAD="$OUT/fixtime.so" "${NORAND[@]}")
-else
-  echo "bench/callgrind.sh: no C compiler: time() not pinned, counts vary by up to ~0.7 %" >&2
-fi
+# no ASLR, time() pinned: the same hash seed in every run
+. "$BENCH_DIR/pinned.sh"
+pinned_setup "$OUT"
 
 # the top functions of a callgrind_annotate listing
 top() {
