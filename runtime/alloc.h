@@ -1,5 +1,6 @@
-/* The Lua allocator: realloc/free with accounting (the --stats heap peak) and an optional
- * cap (--memlimit), past which allocation fails and Lua raises "not enough memory". */
+/* The Lua allocator: size-classed small blocks and malloc for the rest (see alloc.c), with
+ * accounting (the --stats heap peak) and an optional cap (--memlimit), past which
+ * allocation fails and Lua raises "not enough memory". */
 #ifndef ASYNCRUN_ALLOC_H
 #define ASYNCRUN_ALLOC_H
 
@@ -9,5 +10,7 @@
 
 /* A lua_Alloc; ud is a struct alloc. Shrinking never fails. */
 void *alloc_lua(void *ud, void *ptr, size_t osize, size_t nsize);
+/* Gives the chunks back; after lua_close of the state that used a. */
+void alloc_close(struct alloc *a);
 
 #endif

@@ -85,9 +85,16 @@ struct cscope {
     bool shield, cancelled, armed;
 };
 
-/* The Lua allocator's accounting: bytes in use, the peak, and the --memlimit cap (0: none). */
+/* The Lua allocator (alloc.c): its accounting (bytes in use, the peak, the --memlimit cap,
+ * 0: none) and its size classes: blocks up to ALLOC_SMALL bytes, in steps of ALLOC_GRAIN. */
+#define ALLOC_GRAIN 16
+#define ALLOC_SMALL 512
+
 struct alloc {
     size_t used, peak, limit;
+    void *free[ALLOC_SMALL / ALLOC_GRAIN]; /* borrowed: free blocks of each class, linked */
+    char *bump, *end;         /* borrowed: the unused part of the newest chunk */
+    struct alloc_chunk *chunks; /* owned: every chunk, newest first */
 };
 
 /* Intrusive list linked through task.list_prev/list_next: live tasks, or finished tasks

@@ -20,7 +20,7 @@
 #include "dump.h"
 #include "signal.h"
 #include "main_task.h"
-#include "alloc.h"
+#include "state.h"
 #include "stats.h"
 #include "debug.h"
 #include "resource.h"
@@ -305,21 +305,17 @@ int rt_run(const struct rt_options *opt)
     rt.self = &rt;
     rt.opt = opt;
     rt.pool_ref = LUA_NOREF;
-    lua_State *L = luaL_newstate();
+    lua_State *L = state_new(&rt.alloc);
     if (!L) {
         fputs("asyncrun: cannot create the Lua state: not enough memory\n", stderr);
         return ST_FAILURE;
     }
-    /* account for the Lua heap from here on (--stats); same realloc underneath */
-    rt.alloc.used = rt.alloc.peak =
-        (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + (size_t)lua_gc(L, LUA_GCCOUNTB);
-    lua_setallocf(L, alloc_lua, &rt.alloc);
     rt.alloc.limit = opt->memlimit;
     *(struct rt **)lua_getextraspace(L) = &rt;
     rt.L = L;
     if (opt->check_only) {
         status = rt_check(L, opt);
-        lua_close(L);
+        state_close(L, &rt.alloc);
         return status;
     }
     /* a peer that left makes writes fail with EPIPE, never kills the run */
@@ -347,7 +343,7 @@ out:
     stats_close(&rt);
     trace_close(&rt);
     sched_close(&rt);
-    lua_close(L);
+    state_close(L, &rt.alloc);
     if (rt.loop)
         ev_loop_destroy(rt.loop);
     if ((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1) && status == ST_OK)
