@@ -177,8 +177,7 @@ static int ltask_newindex(lua_State *L)
                           key ? key : luaL_typename(L, 2));
     luaL_checktype(L, 3, LUA_TSTRING);
     lua_settop(L, 3);
-    t->name = lua_tostring(L, 3);
-    lua_setiuservalue(L, 1, UV_NAME);
+    task_set_name(L, t, 1);
     return 0;
 }
 

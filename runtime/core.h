@@ -109,7 +109,7 @@ struct task {
     lua_Integer id, parent;
     lua_State *co;            /* borrowed: anchored by user value 1 while the task runs */
     lua_State *wait_L;        /* borrowed: the thread (task's or a user coroutine) that suspended */
-    const char *name;         /* borrowed: anchored by user value UV_NAME; NULL means "task-<id>" */
+    const char *name;         /* borrowed: anchored by TASK_NAMES; NULL means "task-<id>" */
     const char *traceback;    /* borrowed: anchored by UV_TRACE; a failure's message and traceback */
     int ref;                  /* ref: registry, anchors the userdata until the task finishes */
     int nargs;                /* arguments stored for the first step (user value 2) */
@@ -162,10 +162,13 @@ static inline struct task_timing *task_timing(struct task *t)
     return (struct task_timing *)(t + 1);
 }
 
+/* Names given to tasks (rare: kept out of the task's own block), in a registry table with
+ * weak keys: task userdata -> name string. */
+#define TASK_NAMES "async.task_names"
+
 /* User values of a task userdata. */
 enum { UV_FN = 1, /* function until first run, then the thread */
        UV_DATA,   /* arguments until first run, then results or the error value */
-       UV_NAME,   /* name string, nil means "task-<id>" */
        UV_TRACE,  /* until the first run: the spawning function (for the spawn site);
                      then a failure's traceback string */
        UV_COUNT = UV_TRACE };

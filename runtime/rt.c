@@ -222,8 +222,7 @@ static int rt_pmain(lua_State *L)
     lua_pushcfunction(L, main_task_body);
     rt->main = task_new(rt, L, 0);
     lua_pushliteral(L, "main");
-    rt->main->name = lua_tostring(L, -1);
-    lua_setiuservalue(L, -2, UV_NAME);
+    task_set_name(L, rt->main, -2);
     /* stack: rt, main task (kept here so its traceback outlives its registry anchor) */
     if (!sched_run(rt, rt_main_over)) {
         rt->deadlocked = true;

@@ -132,6 +132,28 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     return t;
 }
 
+/* [-1, +0, m] */
+void task_set_name(lua_State *L, struct task *t, int idx)
+{
+    idx = lua_absindex(L, idx);
+    if (lua_getfield(L, LUA_REGISTRYINDEX, TASK_NAMES) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setfield(L, LUA_REGISTRYINDEX, TASK_NAMES);
+    }
+    /* stack: name, names */
+    lua_pushvalue(L, idx);
+    lua_pushvalue(L, -3);
+    lua_rawset(L, -3);
+    t->name = lua_tostring(L, -2);
+    lua_pop(L, 2);
+}
+
 /* [-0, +1, -] */
 void task_push(lua_State *L, const struct task *t)
 {

@@ -45,6 +45,8 @@ void task_report_unretrieved(struct rt *rt, struct task *t);
 
 /* "task-<id>" or the name the script gave, into buf; returns buf. */
 const char *task_name(const struct task *t, char *buf, size_t size);
+/* [-1, +0, m] names t (its userdata at idx) with the string on top */
+void task_set_name(lua_State *L, struct task *t, int idx);
 
 /* Wakes t if a cancellation or a cancelled scope now applies to its wait. */
 void task_interrupt(struct rt *rt, struct task *t);
