@@ -568,5 +568,30 @@ else
 fi
 } > "$RESULTS_MD"
 
+# The README's performance table, between its two marker lines: written from a full run
+# only (quick mode and a subset of the workloads would not compare with the goals).
+readme_ratio() { # me peer [label] -> "1.23×" or "n/a"
+  if ok "$1" && ok "$2"; then echo "$(fmt_x "$(calc "${WALL[$1]} / ${WALL[$2]}")")${3:+ $3}"; else echo "n/a"; fi
+}
+readme_table() {
+  echo "| workload | asyncrun | vs Node | vs Python (asyncio, uvloop) | vs plain Lua 5.4 |"
+  echo "|---|---|---|---|---|"
+  echo "| W1 start-up, empty main | $(fmt_s "${WALL[w1_asyncrun]}") | $(readme_ratio w1_asyncrun w1_node) | $(readme_ratio w1_asyncrun w1_py_asyncio asyncio) | $(readme_ratio w1_asyncrun w1_lua_e "(\`lua5.4 -e ''\`)") |"
+  echo "| W2 spawn + await 1M tasks | $(fmt_s "${WALL[w2_asyncrun]}") | $(readme_ratio w2_asyncrun w2_node) | $(readme_ratio w2_asyncrun w2_py_asyncio asyncio) | $(readme_ratio w2_asyncrun w2_lua_plain "(coroutines)") |"
+  echo "| W3 1M ping-pong round trips through two queues | $(fmt_s "${WALL[w3_asyncrun]}") | $(readme_ratio w3_asyncrun w3_node) | $(readme_ratio w3_asyncrun w3_py_asyncio asyncio) | $(readme_ratio w3_asyncrun w3_lua_plain "(resume/yield)") |"
+  echo "| W4 100k random sleeps | $(fmt_s "${WALL[w4_asyncrun]}") | $(readme_ratio w4_asyncrun w4_node) | $(readme_ratio w4_asyncrun w4_py_asyncio asyncio) | — |"
+  echo "| W5 TCP echo, 100 clients × 1,000 round trips | $(fmt_s "${WALL[w5_asyncrun]}") | $(readme_ratio w5_asyncrun w5_node) | $(readme_ratio w5_asyncrun w5_py_uvloop uvloop) | — |"
+}
+README=$ROOT/README.md
+if [ -z "$QUICK" ] && [ "$FILTER" = ".*" ] && ok w1_asyncrun && ok w2_asyncrun \
+   && ok w3_asyncrun && ok w4_asyncrun && ok w5_asyncrun && grep -q '^<!-- perf-table -->$' "$README"; then
+  readme_table > "$OUT/readme_table.md"
+  awk -v table="$OUT/readme_table.md" '
+    /^<!-- perf-table -->$/ { print; while ((getline line < table) > 0) print line; skip = 1; next }
+    /^<!-- \/perf-table -->$/ { skip = 0 }
+    !skip { print }' "$README" > "$OUT/README.md" && cat "$OUT/README.md" > "$README"
+  log "README.md: performance table updated"
+fi
+
 log "done in ${ELAPSED}s: $RESULTS_MD (raw: $OUT/summary.tsv)"
 column -t -s "$(printf '\t')" "$OUT/summary.tsv" >&2
