@@ -140,8 +140,8 @@ struct task *laux_suspending_task(lua_State *L)
 int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
     t->wait_L = L;
-    lua_pushlightuserdata(L, SCHED_TAG);
-    return lua_yieldk(L, 1, ctx, k);
+    t->rt->suspending = true; /* see sched_take_suspension */
+    return lua_yieldk(L, 0, ctx, k);
 }
 
 int laux_wait_io(lua_State *L, struct iosrc *src, lua_KContext ctx, lua_KFunction k)

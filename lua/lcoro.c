@@ -77,13 +77,13 @@ static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
 {
     (void)status;
     rt_of(L)->running_L = L;
-    if (lua_toboolean(L, 2) && lua_gettop(L) == 3 && lua_touserdata(L, 3) == SCHED_TAG) {
+    if (lua_toboolean(L, 2) && sched_take_suspension(rt_of(L), lua_gettop(L) - 2)) {
         struct task *t = rt_of(L)->current;
         lua_settop(L, 1);
         if (lua_isyieldable(L)) {
             lcoro_park(lua_tothread(L, 1), t);
-            lua_pushlightuserdata(L, SCHED_TAG);
-            return lua_yieldk(L, 1, how, lcoro_forwarded);
+            rt_of(L)->suspending = true; /* passed on up */
+            return lua_yieldk(L, 0, how, lcoro_forwarded);
         }
         /* the request cannot travel further up: let the inner call raise it */
         if (t->wait == WAIT_RESOLVE)

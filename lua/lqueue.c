@@ -93,7 +93,8 @@ static int lqueue_put(lua_State *L)
 {
     struct queue *q = lqueue_check(L);
     luaL_argcheck(L, !lua_isnoneornil(L, 2), 2, "value expected");
-    lua_settop(L, 2);
+    if (lua_gettop(L) != 2)
+        lua_settop(L, 2);
     if (q->closed)
         return luaL_error(L, "put on a closed queue");
     if (lqueue_offer(L, q))
@@ -115,7 +116,6 @@ static int lqueue_try_put(lua_State *L)
 static int lqueue_get(lua_State *L)
 {
     struct queue *q = lqueue_check(L);
-    lua_settop(L, 1);
     if (q->tail > q->head)
         lqueue_pop(L, q);
     else if (q->closed)

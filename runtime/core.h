@@ -217,6 +217,7 @@ struct rt {
     int pool_ref, pool_n;     /* ref: registry table of idle threads for reuse */
     int status;               /* exit status decided so far */
     int signal_status;        /* 130/143 once a signal cancelled main */
+    bool suspending;          /* a runtime suspension is yielding: see sched_take_suspension */
     bool loop_open, shutting_down, closed, strict_failed, pipe_ignored_at_start, deadlocked, timed_out, grace_expired;
     FILE *trace;              /* NULL when tracing is off */
     char *trace_buf;          /* owned: the trace file's stdio buffer */

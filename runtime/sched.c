@@ -16,7 +16,6 @@
 #include "debug.h"
 #include "clock.h"
 
-const char sched_tag;
 
 void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
 {
@@ -172,14 +171,13 @@ static void sched_step(struct rt *rt, struct task *t)
     }
     if (status == LUA_YIELD) {
         t->state = TASK_PENDING;
-        if (nres != 1 || lua_touserdata(co, -1) != SCHED_TAG) {
+        if (!sched_take_suspension(rt, nres)) {
             /* a C module yielded the task's own thread: there is nobody to yield to */
             lua_settop(co, 0);
             lua_pushliteral(co, "attempt to yield from outside a coroutine");
             task_finish(rt, t, LUA_ERRRUN, 1);
             return;
         }
-        lua_pop(co, 1);
         if (rt_timing(rt))
             sched_step_end(rt, t, true, ended);
         sched_arm(rt, t);

@@ -4,10 +4,15 @@
 
 #include "core.h"
 
-/* Every runtime yield carries this tag, so forwarding through user coroutines can tell a
- * suspension request from an ordinary coroutine.yield. */
-extern const char sched_tag;
-#define SCHED_TAG ((void *)&sched_tag)
+/* A runtime suspension yields no values and sets rt->suspending just before: whoever sees
+ * the yield (the scheduler, or the coroutine library forwarding it out of a user coroutine)
+ * takes the flag back, and so tells a suspension from an ordinary coroutine.yield. */
+static inline bool sched_take_suspension(struct rt *rt, int nres)
+{
+    bool ours = rt->suspending && nres == 0;
+    rt->suspending = false;
+    return ours;
+}
 
 /* Makes t runnable in a later batch with the given wake reason. */
 void sched_ready(struct rt *rt, struct task *t, enum wake_reason why);
