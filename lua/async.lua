@@ -251,7 +251,7 @@ end
 
 function Lock:acquire()
   check_self(self, Lock, "acquire")
-  if not self._locked and self._waiters:count() == 0 then
+  if not self._locked and self._waiters:empty() then
     self._locked = true
   else
     self._waiters:park() -- returns owning the lock: release hands it over
@@ -283,7 +283,7 @@ end
 
 function Semaphore:acquire()
   check_self(self, Semaphore, "acquire")
-  if self._value > 0 and self._waiters:count() == 0 then
+  if self._value > 0 and self._waiters:empty() then
     self._value = self._value - 1
   else
     self._waiters:park()

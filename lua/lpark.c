@@ -28,7 +28,6 @@ static int lpark_new(lua_State *L)
     luaL_checktype(L, 1, LUA_TSTRING);
     struct park *p = lua_newuserdatauv(L, sizeof *p, 1);
     p->q.head = p->q.tail = NULL;
-    p->q.count = 0;
     p->label = lua_tostring(L, 1);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
@@ -95,15 +94,15 @@ static int lpark_unpark(lua_State *L)
     return 1;
 }
 
-/* queue:count() -> integer [-0, +1, -] */
-static int lpark_count(lua_State *L)
+/* queue:empty() -> bool: no task is parked [-0, +1, -] */
+static int lpark_empty(lua_State *L)
 {
-    lua_pushinteger(L, (lua_Integer)lpark_check(L)->q.count);
+    lua_pushboolean(L, lpark_check(L)->q.head == NULL);
     return 1;
 }
 
 static const luaL_Reg lpark_methods[] = {
-    {"park", lpark_park}, {"unpark", lpark_unpark}, {"count", lpark_count}, {NULL, NULL},
+    {"park", lpark_park}, {"unpark", lpark_unpark}, {"empty", lpark_empty}, {NULL, NULL},
 };
 
 void lpark_open(lua_State *L, int core)

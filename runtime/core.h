@@ -52,7 +52,6 @@ struct waiter {
 /* An intrusive FIFO list of waiters. */
 struct waitq {
     struct waiter *head, *tail;
-    size_t count;
 };
 
 /* Something outside the tasks that can wake them: an fd's readiness (a stream, a listening

@@ -31,7 +31,6 @@ void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int lab
 {
     ev_io_init(&src->w, iosrc_ready, fd, events);
     src->waiters.head = src->waiters.tail = NULL;
-    src->waiters.count = 0;
     src->what = what;
     src->label = label;
 }
@@ -50,7 +49,7 @@ void iosrc_unwait(struct rt *rt, struct task *t)
 {
     struct iosrc *src = t->on.io;
     waitq_remove(&t->w);
-    if (src->waiters.count == 0)
+    if (!src->waiters.head)
         iosrc_stop(rt, src);
 }
 

@@ -26,7 +26,6 @@ void waitq_push(struct waitq *q, struct waiter *w)
     else
         q->head = w;
     q->tail = w;
-    q->count++;
 }
 
 void waitq_remove(struct waiter *w)
@@ -42,7 +41,6 @@ void waitq_remove(struct waiter *w)
         w->next->prev = w->prev;
     else
         q->tail = w->prev;
-    q->count--;
     w->q = NULL;
     w->prev = w->next = NULL;
 }
