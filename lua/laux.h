@@ -35,8 +35,8 @@ int laux_failure(lua_State *L, int err, const char *what);
 void laux_newmetatable(lua_State *L, enum rt_mt which);
 /* [-0, +0, m] makes the table on top the metatable of that userdata type */
 void laux_adopt_metatable(lua_State *L, enum rt_mt which);
-/* [-0, +0, -] / [-0, +0, v] laux_test and laux_check for tasks, which have two metatables:
- * a failed one gets one with __gc, see ltask.c */
+/* [-0, +0, -] / [-0, +0, v] laux_test and laux_check for tasks, by their kind field (they
+ * have two metatables: a failed one gets one with __gc, see ltask.c) */
 struct task *laux_test_task(lua_State *L, int idx);
 struct task *laux_check_task(lua_State *L, int idx);
 /* [-0, +0, -] the userdata at idx if it is of that type, else NULL */

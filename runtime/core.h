@@ -105,6 +105,7 @@ struct task_list {
 
 struct task {
     struct rt *rt;            /* first field: a thread's extra space points at a task or the rt */
+    const char *kind;         /* task_kind: what the bindings check a task by */
     lua_Integer id, parent;
     lua_State *co;            /* borrowed: anchored by user value 1 while the task runs */
     lua_State *wait_L;        /* borrowed: the thread (task's or a user coroutine) that suspended */
@@ -122,6 +123,7 @@ struct task {
     bool handed : 1;          /* woken by a hand-off (item, permit): the wake cannot be undone */
     bool cancel_reason : 1;   /* UV_DATA holds the Cancelled that cancel(reason) made */
     bool c_body : 1;          /* the body is a C function: dumps show the spawn site */
+    bool pooled : 1;          /* its thread is one of the pool's, to be idle again after it */
     uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
     struct task *ready_next;  /* ready FIFO */
     struct task *list_prev, *list_next;
@@ -148,6 +150,8 @@ struct task {
         } park;
     } on;
 };
+
+extern const char task_kind[];
 
 /* Clock seconds of a task, kept only while timing (trace, stats, debug): then they follow
  * struct task in its userdata, so that a run without diagnostics does not carry them. */
@@ -189,6 +193,8 @@ struct timer_heap {
 enum rt_mt { MT_TASK, MT_TASK_FAILED, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER,
              MT_QUEUE, MT_COUNT };
 
+#define POOL_MAX 256
+
 struct rt {
     struct rt *self;          /* first field, see struct task */
     lua_State *L;             /* the main thread: only the scheduler resumes tasks from it */
@@ -213,7 +219,10 @@ struct rt {
     ev_async signal_watch;    /* woken by the signal handler; internal, unref'd */
     double t0;                /* clock at loop start */
     double last_poll;         /* clock of the last poll while tasks were ready */
-    int pool_ref, pool_n;     /* ref: registry table of idle threads for reuse */
+    /* Threads for reuse: up to POOL_MAX of them are anchored for good in the registry table
+     * pool_ref (its pool_members first slots); those not in use by a task are idle. */
+    int pool_ref, pool_members, pool_n;
+    lua_State *pool_idle[POOL_MAX]; /* borrowed: the idle ones, pool_n of them */
     int status;               /* exit status decided so far */
     int signal_status;        /* 130/143 once a signal cancelled main */
     bool suspending;          /* a runtime suspension is yielding: see sched_take_suspension */

@@ -35,14 +35,19 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
     lua_State *L = rt->L, *co;
     task_push(L, t);
     if (rt->pool_n > 0) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool_ref);
-        lua_rawgeti(L, -1, rt->pool_n);
-        lua_pushnil(L);
-        lua_rawseti(L, -3, rt->pool_n--);
-        lua_remove(L, -2);
-        co = lua_tothread(L, -1);
+        co = rt->pool_idle[--rt->pool_n];
+        lua_pushthread(co);
+        lua_xmove(co, L, 1);
+        t->pooled = true;
     } else {
         co = lua_newthread(L);
+        if (rt->pool_members < POOL_MAX) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool_ref);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, -2, ++rt->pool_members);
+            lua_pop(L, 1);
+            t->pooled = true;
+        }
     }
     *(void **)lua_getextraspace(co) = t;
     /* stack: task, thread */
@@ -61,8 +66,7 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
             }
             lua_pop(L, 1);
         }
-        lua_pushnil(L);
-        lua_setiuservalue(L, -2, UV_DATA);
+        /* UV_DATA keeps the arguments until the task's results or error replace them */
     }
     lua_pop(L, 1);
     return co;
@@ -246,5 +250,5 @@ void sched_close(struct rt *rt)
 {
     luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->pool_ref);
     rt->pool_ref = LUA_NOREF;
-    rt->pool_n = 0;
+    rt->pool_n = rt->pool_members = 0;
 }

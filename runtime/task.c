@@ -92,6 +92,8 @@ const char *task_name(const struct task *t, char *buf, size_t size)
     return buf;
 }
 
+const char task_kind[] = "async.Task";
+
 /* [-(nargs+1), +1, m] */
 struct task *task_new(struct rt *rt, lua_State *L, int nargs)
 {
@@ -99,6 +101,7 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     struct task *t = lua_newuserdatauv(L, size, UV_COUNT);
     memset(t, 0, size);
     t->rt = rt;
+    t->kind = task_kind;
     t->id = ++rt->next_id;
     t->parent = rt->current ? rt->current->id : 0;
     t->nargs = nargs;
@@ -336,23 +339,17 @@ static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int er
     lua_setiuservalue(L, ud_idx, UV_TRACE);
 }
 
-/* Returns a finished thread to the idle pool, or lets the GC have it when the pool is full. */
-static void task_recycle_thread(struct rt *rt, lua_State *co, int status)
+/* Makes a finished task's thread idle again if it is one of the pool's; the GC takes the
+ * others, and a pool thread that cannot be reset stays out of use (anchored, never idle). */
+static void task_recycle_thread(struct rt *rt, struct task *t, lua_State *co, int status)
 {
-    lua_State *L = rt->L;
-    enum { POOL_MAX = 256 };
     if (status == LUA_OK)
         lua_settop(co, 0);
     else if (lua_resetthread(co) != LUA_OK)
         return; /* an error closing its to-be-closed variables: do not reuse */
     *(void **)lua_getextraspace(co) = rt;
-    if (rt->pool_n >= POOL_MAX)
-        return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->pool_ref);
-    lua_pushthread(co);
-    lua_xmove(co, L, 1);
-    lua_rawseti(L, -2, ++rt->pool_n);
-    lua_pop(L, 1);
+    if (t->pooled)
+        rt->pool_idle[rt->pool_n++] = co;
 }
 
 void task_finish(struct rt *rt, struct task *t, int status, int nres)
@@ -371,10 +368,11 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
             for (int i = nres; i >= 1; i--)
                 lua_rawseti(co, -(i + 1), i);
         }
-        if (nres > 0) {
+        if (nres == 0)
+            lua_pushnil(L); /* drops the arguments */
+        else
             lua_xmove(co, L, 1);
-            lua_setiuservalue(L, -2, UV_DATA);
-        }
+        lua_setiuservalue(L, -2, UV_DATA);
         if (rt_tracing(rt))
             trace_done(rt, t);
         if (rt->debug && t->cancel_raised)
@@ -406,7 +404,7 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
     rt->ended[t->state - TASK_DONE]++;
     if (rt->stats)
         stats_task_end(rt, t);
-    task_recycle_thread(rt, co, status);
+    task_recycle_thread(rt, t, co, status);
     lua_pushnil(L);
     lua_setiuservalue(L, top + 1, UV_FN);
     lua_settop(L, top);
