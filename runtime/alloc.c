@@ -64,41 +64,47 @@ static void alloc_free(struct alloc *a, void *p, size_t size)
     a->free[c] = p;
 }
 
-/* A new block of nsize bytes for p (osize bytes, or none), its contents kept. */
+/* Block p of osize bytes resized to nsize (neither 0), its contents kept. */
 static void *alloc_resize(struct alloc *a, void *p, size_t osize, size_t nsize)
 {
-    if (nsize > ALLOC_POOLED && (!p || osize > ALLOC_POOLED))
+    if (nsize > ALLOC_POOLED && osize > ALLOC_POOLED)
         return realloc(p, nsize);
-    if (p && osize <= ALLOC_POOLED && nsize <= ALLOC_POOLED && alloc_class(osize) == alloc_class(nsize))
+    if (osize <= ALLOC_POOLED && nsize <= ALLOC_POOLED && alloc_class(osize) == alloc_class(nsize))
         return p;
     void *q = nsize > ALLOC_POOLED ? malloc(nsize) : alloc_small(a, nsize);
     if (!q)
         /* a shrink must not fail (Lua relies on it): the old block is big enough; if it came
          * from malloc and now counts as small, it ends up in a free list, never freed */
-        return p && nsize <= osize ? p : NULL;
-    if (p) {
-        memcpy(q, p, osize < nsize ? osize : nsize);
-        alloc_free(a, p, osize);
-    }
+        return nsize <= osize ? p : NULL;
+    memcpy(q, p, osize < nsize ? osize : nsize);
+    alloc_free(a, p, osize);
     return q;
 }
 
 void *alloc_lua(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     struct alloc *a = ud;
-    size_t old = ptr ? osize : 0; /* without a block, osize is a type tag */
-    if (nsize == 0) {
-        if (ptr)
+    if (nsize == 0) { /* Lua frees NULL too, for vectors that were never allocated */
+        if (ptr) {
             alloc_free(a, ptr, osize);
-        a->used -= old;
+            a->used -= osize;
+        }
         return NULL;
     }
-    if (a->limit && nsize > old && a->used + (nsize - old) > a->limit)
+    if (!ptr) { /* a new block; osize is a type tag */
+        if (a->limit && a->used + nsize > a->limit)
+            return NULL;
+        void *p = nsize <= ALLOC_POOLED ? alloc_small(a, nsize) : malloc(nsize);
+        if (p && (a->used += nsize) > a->peak)
+            a->peak = a->used;
+        return p;
+    }
+    if (a->limit && nsize > osize && a->used + (nsize - osize) > a->limit)
         return NULL;
-    void *p = alloc_resize(a, ptr, old, nsize);
+    void *p = alloc_resize(a, ptr, osize, nsize);
     if (!p)
         return NULL;
-    a->used = a->used - old + nsize;
+    a->used = a->used - osize + nsize;
     if (a->used > a->peak)
         a->peak = a->used;
     return p;

@@ -85,9 +85,10 @@ struct cscope {
 };
 
 /* The Lua allocator (alloc.c): its accounting (bytes in use, the peak, the --memlimit cap,
- * 0: none) and its size classes: blocks up to ALLOC_SMALL bytes, in steps of ALLOC_GRAIN. */
+ * 0: none) and its size classes: blocks up to ALLOC_SMALL bytes (a coroutine's first stack,
+ * 720 bytes, among them), in steps of ALLOC_GRAIN. */
 #define ALLOC_GRAIN 16
-#define ALLOC_SMALL 512
+#define ALLOC_SMALL 1024
 
 struct alloc {
     size_t used, peak, limit;
