@@ -214,11 +214,50 @@ static int ltask_wait_many_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
+/* A wait for all of a long list whose tasks are mostly ready to run (just spawned, say)
+ * first lets them run: those that finish in that batch need no waiter node, nor a wake-up
+ * each. */
+#define WAIT_DEFER_MIN 64
+
+static int ltask_wait_many(lua_State *L, int mode, bool may_defer);
+
+/* [-0, +1, e y] continuation of that one pass through the ready queue: wait as usual */
+static int ltask_wait_deferred_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    laux_resumed(L, rt_of(L)->current);
+    return ltask_wait_many(L, (int)ctx, false);
+}
+
+/* Whether the n tasks of the list at index 1 are worth a pass through the ready queue: most
+ * unfinished ones are ready and none has failed yet. Raises as the wait would on a non-task. */
+static bool ltask_mostly_ready(lua_State *L, int n, const char *fname)
+{
+    int unfinished = 0, ready = 0;
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        struct task *t = laux_test_task(L, -1);
+        if (!t)
+            return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
+                              fname, i, luaL_typename(L, -1));
+        lua_pop(L, 1);
+        if (task_finished(t)) {
+            if (t->state != TASK_DONE)
+                return false; /* the wait returns at once */
+            continue;
+        }
+        unfinished++;
+        ready += t->wait == WAIT_READY;
+    }
+    return unfinished >= WAIT_DEFER_MIN && 2 * ready >= unfinished;
+}
+
 /* [-1, +1, e y] waits on a list of tasks: mode WAIT_FIRST returns the first to finish (of
  * those already finished, the earliest); the others return the first failure, or nothing
  * (all mode: the last to finish) once every task has finished. */
-static int ltask_wait_many(lua_State *L, int mode, const char *fname)
+static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
 {
+    const char *fname = mode == WAIT_FIRST ? "first" : "gather";
     struct task *found = NULL, *self;
     int n, pending = 0, found_at = 0;
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -226,6 +265,11 @@ static int ltask_wait_many(lua_State *L, int mode, const char *fname)
     n = (int)luaL_len(L, 1);
     if (n == 0 && mode == WAIT_FIRST)
         return luaL_argerror(L, 1, "empty list of tasks");
+    if (may_defer && mode != WAIT_FIRST && n >= WAIT_DEFER_MIN && ltask_mostly_ready(L, n, fname)) {
+        self = laux_suspending_task(L);
+        self->wait = WAIT_READY;
+        return laux_suspend(L, self, mode, ltask_wait_deferred_k);
+    }
     lua_createtable(L, n, 0); /* stack: tasks, unfinished */
     for (int i = 1; i <= n; i++) {
         lua_rawgeti(L, 1, i);
@@ -279,14 +323,14 @@ static int ltask_wait_many(lua_State *L, int mode, const char *fname)
 /* async.first(tasks) -> task [-1, +1, e y] */
 static int ltask_first(lua_State *L)
 {
-    return ltask_wait_many(L, WAIT_FIRST, "first");
+    return ltask_wait_many(L, WAIT_FIRST, false);
 }
 
 /* core.wait_all(tasks, until_failure) -> task | nil [-2, +1, e y] */
 static int ltask_wait_all(lua_State *L)
 {
     int mode = lua_toboolean(L, 2) ? WAIT_ALL_OR_FAILURE : WAIT_ALL;
-    return ltask_wait_many(L, mode, "gather");
+    return ltask_wait_many(L, mode, true);
 }
 
 /* core.is_task(v) -> bool [-1, +1, -] */
