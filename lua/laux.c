@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <string.h>
 #include <lauxlib.h>
 
@@ -200,13 +201,9 @@ void laux_newmetatable(lua_State *L, enum rt_mt which)
     laux_adopt_metatable(L, which);
 }
 
-/* A task is told by its kind field, the address of a string of task.c that no Lua code can
- * write into a userdata, after the size: cheaper than fetching the metatable, and tasks go
- * through this check in every list that gather, first and scopes are given. */
 struct task *laux_test_task(lua_State *L, int idx)
 {
-    struct task *t = lua_touserdata(L, idx);
-    return t && lua_rawlen(L, idx) >= sizeof *t && t->kind == task_kind ? t : NULL;
+    return laux_test_tag(L, idx, sizeof(struct task), offsetof(struct task, kind), task_kind);
 }
 
 struct task *laux_check_task(lua_State *L, int idx)

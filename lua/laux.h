@@ -3,6 +3,8 @@
 #ifndef ASYNCRUN_LAUX_H
 #define ASYNCRUN_LAUX_H
 
+#include <string.h>
+
 #include "core.h"
 
 /* [-0, +0, v] the running task that may suspend now; raises "attempt to suspend outside a
@@ -35,6 +37,20 @@ int laux_failure(lua_State *L, int err, const char *what);
 void laux_newmetatable(lua_State *L, enum rt_mt which);
 /* [-0, +0, m] makes the table on top the metatable of that userdata type */
 void laux_adopt_metatable(lua_State *L, enum rt_mt which);
+/* [-0, +0, -] the userdata at idx if it has at least size bytes and the pointer field at
+ * offset holds tag, else NULL. The address of a static string of asyncrun's own is something
+ * no Lua code can write into a userdata: checking it (after the size) tells a type apart at
+ * a fraction of the cost of fetching the metatable, on the hot paths (queue methods, the
+ * lists gather and first are given). */
+static inline void *laux_test_tag(lua_State *L, int idx, size_t size, size_t offset, const char *tag)
+{
+    char *p = lua_touserdata(L, idx);
+    const char *found;
+    if (!p || lua_rawlen(L, idx) < size)
+        return NULL;
+    memcpy(&found, p + offset, sizeof found);
+    return found == tag ? p : NULL;
+}
 /* [-0, +0, -] / [-0, +0, v] laux_test and laux_check for tasks, by their kind field (they
  * have two metatables: a failed one gets one with __gc, see ltask.c) */
 struct task *laux_test_task(lua_State *L, int idx);

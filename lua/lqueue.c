@@ -3,6 +3,7 @@
  * hands the item over and queues the getter, in the same batch of the scheduler.
  * Items live in user value 1, a table whose indices [head, tail) are used as a ring; a putter
  * parked on a full queue keeps its item at index 2 of its stack until a get makes room. */
+#include <stddef.h>
 #include <lauxlib.h>
 
 #include "lasync.h"
@@ -12,22 +13,19 @@
 static const char lqueue_label[] = "queue";
 
 struct queue {
-    const char *tag;          /* lqueue_label: see lqueue_check */
+    const char *tag;          /* lqueue_label: see laux_test_tag */
     struct waitq getters, putters;
     lua_Integer head, tail;   /* the items are at [head, tail) of user value 1 */
     lua_Integer max;          /* capacity; LUA_MAXINTEGER when unbounded */
     bool closed;
 };
 
-/* The queue at index 1. Its first field, the address of a string of this file, is what is
- * checked on this hot path instead of the metatable: no Lua code can write it into a
- * userdata of that size; anything else gets the metatable check and its error. */
+/* The queue at index 1, told by its tag field (laux_test_tag); anything else gets the
+ * metatable check and its error. */
 static struct queue *lqueue_check(lua_State *L)
 {
-    struct queue *q = lua_touserdata(L, 1);
-    if (q && lua_rawlen(L, 1) == sizeof *q && q->tag == lqueue_label)
-        return q;
-    return laux_check(L, 1, MT_QUEUE);
+    struct queue *q = laux_test_tag(L, 1, sizeof *q, offsetof(struct queue, tag), lqueue_label);
+    return q ? q : laux_check(L, 1, MT_QUEUE);
 }
 
 /* async.queue([maxsize]) -> queue; 0 or nil: unbounded [-0, +1, e] */

@@ -229,17 +229,34 @@ static int ltask_wait_deferred_k(lua_State *L, int status, lua_KContext ctx)
     return ltask_wait_many(L, (int)ctx, false);
 }
 
+/* [-0, +0, v] raises "bad argument #1 to 'fname' (task expected at index i, got ...)" for the
+ * item on top, placed (as by luaL_where) at level */
+static int ltask_bad_item(lua_State *L, int i, const char *fname, int level)
+{
+    luaL_where(L, level);
+    lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
+                    lua_tostring(L, -1), fname, i, luaL_typename(L, -2));
+    return lua_error(L);
+}
+
+/* [-0, +1, v] pushes item i of the list at index 1 and returns it as a task; anything else
+ * raises ltask_bad_item's error */
+static inline struct task *ltask_list_item(lua_State *L, int i, const char *fname, int level)
+{
+    lua_rawgeti(L, 1, i);
+    struct task *t = laux_test_task(L, -1);
+    if (!t)
+        ltask_bad_item(L, i, fname, level);
+    return t;
+}
+
 /* Whether the n tasks of the list at index 1 are worth a pass through the ready queue: most
  * unfinished ones are ready and none has failed yet. Raises as the wait would on a non-task. */
 static bool ltask_mostly_ready(lua_State *L, int n, const char *fname)
 {
     int unfinished = 0, ready = 0;
     for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, i);
-        struct task *t = laux_test_task(L, -1);
-        if (!t)
-            return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
-                              fname, i, luaL_typename(L, -1));
+        struct task *t = ltask_list_item(L, i, fname, 1);
         lua_pop(L, 1);
         if (task_finished(t)) {
             if (t->state != TASK_DONE)
@@ -272,11 +289,7 @@ static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
     }
     lua_createtable(L, n, 0); /* stack: tasks, unfinished */
     for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, i);
-        struct task *t = laux_test_task(L, -1);
-        if (!t)
-            return luaL_error(L, "bad argument #1 to '%s' (task expected at index %d, got %s)",
-                              fname, i, luaL_typename(L, -1));
+        struct task *t = ltask_list_item(L, i, fname, 1);
         if (!task_finished(t)) {
             lua_rawseti(L, 2, ++pending);
             continue;
@@ -425,15 +438,11 @@ static const luaL_Reg ltask_functions[] = {
  * this one (check_tasks in lua/async.lua) [-2, +0, v] */
 static int ltask_check_tasks(lua_State *L)
 {
+    const char *fname = luaL_checkstring(L, 2);
     int n = (int)luaL_len(L, 1);
     for (int i = 1; i <= n; i++) {
-        lua_rawgeti(L, 1, i);
-        if (!laux_test_task(L, -1)) {
-            luaL_where(L, 4); /* this, check_tasks, the API function, its C closure, caller */
-            lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
-                            lua_tostring(L, -1), luaL_checkstring(L, 2), i, luaL_typename(L, -2));
-            return lua_error(L);
-        }
+        /* levels: this, check_tasks, the API function, its C closure, its caller */
+        ltask_list_item(L, i, fname, 4);
         lua_pop(L, 1);
     }
     return 0;

@@ -19,11 +19,7 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         snprintf(buf, size, "sleep:%g", t->on.sleep.secs);
         break;
     case WAIT_TASK:
-        if (size < sizeof "task:" + 20)
-            return "task";
-        memcpy(buf, "task:", 5);
-        buf[5 + fmt_int(buf + 5, t->on.awaited->id)] = '\0';
-        break;
+        return fmt_joined(buf, size, "task", ':', t->on.awaited->id);
     case WAIT_TASKS:
         snprintf(buf, size, "tasks:%d", t->on.tasks.n);
         break;

@@ -81,15 +81,7 @@ static void task_list_remove(struct task_list *l, struct task *t)
 
 const char *task_name(const struct task *t, char *buf, size_t size)
 {
-    if (t->name)
-        return t->name;
-    if (size < sizeof "task-" + 20) {
-        snprintf(buf, size, "task-%" PRId64, (int64_t)t->id);
-        return buf;
-    }
-    memcpy(buf, "task-", 5);
-    buf[5 + fmt_int(buf + 5, t->id)] = '\0';
-    return buf;
+    return t->name ? t->name : fmt_joined(buf, size, "task", '-', t->id);
 }
 
 const char task_kind[] = "async.Task";
