@@ -9,6 +9,7 @@
  * Lua heap's misuse. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "alloc.h"
 
@@ -19,16 +20,52 @@
 #endif
 
 #define ALLOC_CHUNK (256 * 1024)
+/* Past ALLOC_HUGE_AFTER bytes of chunks, a chunk is one transparent huge page: a heap of
+ * hundreds of MiB then takes one page fault per 2 MiB instead of one per 4 KiB (the kernel's
+ * time in a million-task run drops several-fold) and fewer TLB misses when the collector
+ * walks it. Small runs keep small chunks, so that their RSS stays small. */
+#define ALLOC_HUGE (2 * 1024 * 1024)
+#define ALLOC_HUGE_AFTER (4 * ALLOC_HUGE)
 
 /* The head of a chunk; its blocks follow, ALLOC_GRAIN-aligned. */
 struct alloc_chunk {
     struct alloc_chunk *next;
+    size_t size;              /* ALLOC_CHUNK from malloc, or ALLOC_HUGE from mmap */
     max_align_t align;
 };
 
 static size_t alloc_class(size_t size)
 {
     return (size + ALLOC_GRAIN - 1) / ALLOC_GRAIN - 1;
+}
+
+/* A huge page: mapped at twice its size, then trimmed to the aligned half. */
+static struct alloc_chunk *alloc_chunk_huge(void)
+{
+    char *m = mmap(NULL, 2 * ALLOC_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return NULL;
+    size_t head = (ALLOC_HUGE - (uintptr_t)m % ALLOC_HUGE) % ALLOC_HUGE;
+    if (head > 0)
+        munmap(m, head);
+    munmap(m + head + ALLOC_HUGE, ALLOC_HUGE - head);
+    struct alloc_chunk *k = (struct alloc_chunk *)(m + head);
+    madvise(k, ALLOC_HUGE, MADV_HUGEPAGE); /* advice: without it the chunk still works */
+    k->size = ALLOC_HUGE;
+    return k;
+}
+
+static struct alloc_chunk *alloc_chunk_new(struct alloc *a)
+{
+    if (a->chunk_bytes >= ALLOC_HUGE_AFTER) {
+        struct alloc_chunk *k = alloc_chunk_huge();
+        if (k)
+            return k;
+    }
+    struct alloc_chunk *k = malloc(ALLOC_CHUNK);
+    if (k)
+        k->size = ALLOC_CHUNK;
+    return k;
 }
 
 static void *alloc_small(struct alloc *a, size_t size)
@@ -40,13 +77,14 @@ static void *alloc_small(struct alloc *a, size_t size)
         return p;
     }
     if ((size_t)(a->end - a->bump) < bytes) {
-        struct alloc_chunk *k = malloc(ALLOC_CHUNK);
+        struct alloc_chunk *k = alloc_chunk_new(a);
         if (!k)
             return NULL;
         k->next = a->chunks;
         a->chunks = k;
+        a->chunk_bytes += k->size;
         a->bump = (char *)(k + 1);
-        a->end = (char *)k + ALLOC_CHUNK; /* the rest of the old chunk is left unused */
+        a->end = (char *)k + k->size; /* the rest of the old chunk is left unused */
     }
     p = a->bump;
     a->bump += bytes;
@@ -115,8 +153,12 @@ void alloc_close(struct alloc *a)
     while (a->chunks) {
         struct alloc_chunk *k = a->chunks;
         a->chunks = k->next;
-        free(k);
+        if (k->size == ALLOC_HUGE)
+            munmap(k, ALLOC_HUGE);
+        else
+            free(k);
     }
     memset(a->free, 0, sizeof a->free);
     a->bump = a->end = NULL;
+    a->chunk_bytes = 0;
 }

@@ -95,6 +95,7 @@ struct alloc {
     void *free[ALLOC_SMALL / ALLOC_GRAIN]; /* borrowed: free blocks of each class, linked */
     char *bump, *end;         /* borrowed: the unused part of the newest chunk */
     struct alloc_chunk *chunks; /* owned: every chunk, newest first */
+    size_t chunk_bytes;       /* their total size */
 };
 
 /* Intrusive list linked through task.list_prev/list_next: live tasks, or finished tasks
