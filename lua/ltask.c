@@ -287,14 +287,13 @@ static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
         self->wait = WAIT_READY;
         return laux_suspend(L, self, mode, ltask_wait_deferred_k);
     }
-    lua_createtable(L, n, 0); /* stack: tasks, unfinished */
     for (int i = 1; i <= n; i++) {
         struct task *t = ltask_list_item(L, i, fname, 1);
+        lua_pop(L, 1);
         if (!task_finished(t)) {
-            lua_rawseti(L, 2, ++pending);
+            pending++;
             continue;
         }
-        lua_pop(L, 1);
         bool wanted = mode == WAIT_FIRST || (mode == WAIT_ALL_OR_FAILURE && t->state != TASK_DONE);
         if (wanted && (!found || t->finish_seq < found->finish_seq)) {
             found = t;
@@ -309,6 +308,14 @@ static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
         return 1;
     }
     self = laux_suspending_task(L);
+    lua_createtable(L, pending, 0); /* stack: tasks, unfinished (every item is a task now) */
+    for (int i = 1, k = 0; k < pending; i++) {
+        lua_rawgeti(L, 1, i);
+        if (task_finished(lua_touserdata(L, -1)))
+            lua_pop(L, 1);
+        else
+            lua_rawseti(L, 2, ++k);
+    }
     /* the nodes and their targets live in a userdata on this frame's stack during the wait */
     size_t size = (size_t)pending * (sizeof(struct waiter) + sizeof(struct task *));
     struct waiter *nodes = lua_newuserdatauv(L, size, 1);
