@@ -140,7 +140,7 @@ struct task *laux_suspending_task(lua_State *L)
 
 int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
-    t->wait_L = L;
+    t->run->wait_L = L;
     t->rt->suspending = true; /* see sched_take_suspension */
     return lua_yieldk(L, 0, ctx, k);
 }
@@ -149,7 +149,7 @@ int laux_wait_io(lua_State *L, struct iosrc *src, lua_KContext ctx, lua_KFunctio
 {
     struct task *t = laux_suspending_task(L);
     t->wait = WAIT_IO;
-    t->on.io = src;
+    t->run->on.io = src;
     return laux_suspend(L, t, ctx, k);
 }
 

@@ -29,7 +29,7 @@ static void lcoro_unpark(lua_State *co)
 static bool lcoro_is_parked(lua_State *co)
 {
     struct task *t = task_of_thread(co);
-    return t && t->co != co;
+    return t && (!t->run || t->run->co != co); /* a finished task has no thread */
 }
 
 static int lcoro_resumed(lua_State *L, int status, lua_KContext how);
@@ -87,7 +87,7 @@ static int lcoro_resumed(lua_State *L, int status, lua_KContext how)
         }
         /* the request cannot travel further up: let the inner call raise it */
         if (t->wait == WAIT_RESOLVE)
-            resolve_free(t->on.resolve); /* never submitted */
+            resolve_free(t->run->on.resolve); /* never submitted */
         t->wait = WAIT_NONE;
         t->wake = WAKE_NOYIELD;
         return lcoro_forwarded(L, LUA_OK, how);
@@ -177,7 +177,7 @@ static int lcoro_yield(lua_State *L)
         return lua_error(L);
     }
     /* a scope is the task's while it runs: a coroutine cannot leave it suspended */
-    if (t && t->scopes && t->scopes->L == L)
+    if (t && t->run->scopes && t->run->scopes->L == L)
         return luaL_error(L, "attempt to yield inside async.timeout, async.shield or async.scope");
     return lua_yield(L, lua_gettop(L));
 }

@@ -52,7 +52,7 @@ static void lnet_server_describe(struct resource *r, char *buf, size_t size)
 static int lnet_resolve_k(lua_State *L, int status, lua_KContext ctx)
 {
     struct task *t = rt_of(L)->current;
-    struct resolve_req *req = t->on.resolve;
+    struct resolve_req *req = t->run->on.resolve;
     (void)status;
     (void)ctx;
     if (t->wake == WAKE_NOMEM)
@@ -100,7 +100,7 @@ static int lnet_resolve(lua_State *L)
     if (!req)
         return luaL_error(L, "not enough memory");
     t->wait = WAIT_RESOLVE;
-    t->on.resolve = req;
+    t->run->on.resolve = req;
     return laux_suspend(L, t, 0, lnet_resolve_k);
 }
 

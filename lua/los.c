@@ -1,18 +1,18 @@
 /* os.exit leaves at once, as in lua, but first writes what the runtime owes: the trace's
  * closing event and buffered output. */
 #include <signal.h>
+#include <stdlib.h>
 #include <lauxlib.h>
 
 #include "lasync.h"
 #include "core.h"
 
-/* os.exit([code [, close]]) [-(n), +0, -] does not return */
+/* os.exit([code [, close]]) [-(n), +0, v] does not return; raises on a bad code */
 static int los_exit(lua_State *L)
 {
-    rt_before_exit(rt_of(L));
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, 0);
+    int status = lua_isboolean(L, 1) ? (lua_toboolean(L, 1) ? EXIT_SUCCESS : EXIT_FAILURE)
+                                     : (int)luaL_optinteger(L, 1, EXIT_SUCCESS);
+    rt_exit(rt_of(L), status, lua_toboolean(L, 2));
     return 0;
 }
 
@@ -46,7 +46,10 @@ static void los_wrap(lua_State *L, const char *lib, const char *name, lua_CFunct
 
 void los_patch(lua_State *L)
 {
-    los_wrap(L, "os", "exit", los_exit);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, los_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
     los_wrap(L, "os", "execute", los_with_sigpipe);
     los_wrap(L, "io", "popen", los_with_sigpipe);
 }

@@ -48,8 +48,8 @@ int lpark_wait(lua_State *L, struct waitq *q, const char *label, lua_KFunction k
 {
     struct task *t = laux_suspending_task(L);
     t->wait = WAIT_PARK;
-    t->on.park.q = q;
-    t->on.park.label = label;
+    t->run->on.park.q = q;
+    t->run->on.park.label = label;
     return laux_suspend(L, t, 0, k ? k : lpark_k);
 }
 
@@ -59,13 +59,13 @@ void lpark_hand(lua_State *L, struct waitq *q)
     /* the waiting thread's continuation returns what is on top of its stack. It waits in a
      * C function (lpark_wait's caller), which Lua gave LUA_MINSTACK free slots and which
      * used but a few: there is room for one more. */
-    lua_xmove(L, t->wait_L, 1);
+    lua_xmove(L, t->run->wait_L, 1);
     task_hand_off(rt_of(L), t);
 }
 
 void lpark_payload(lua_State *L, struct waitq *q)
 {
-    lua_State *wl = q->head->task->wait_L;
+    lua_State *wl = q->head->task->run->wait_L;
     if (!lua_checkstack(wl, 1))
         luaL_error(L, "not enough memory");
     lua_pushvalue(wl, 2);

@@ -56,7 +56,7 @@ static int lsignal_wait_k(lua_State *L, int status, lua_KContext ctx)
     }
     struct task *t = laux_suspending_task(L);
     t->wait = WAIT_SIGNAL;
-    t->on.sig = l;
+    t->run->on.sig = l;
     return laux_suspend(L, t, 0, lsignal_wait_k);
 }
 

@@ -103,7 +103,7 @@ static int ltask_await(lua_State *L)
     if (self == t)
         return luaL_error(L, "a task cannot await itself");
     self->wait = WAIT_TASK;
-    self->on.awaited = t;
+    self->run->on.awaited = t;
     return laux_suspend(L, self, 0, ltask_await_k);
 }
 
@@ -210,7 +210,7 @@ static int ltask_wait_many_k(lua_State *L, int status, lua_KContext ctx)
     laux_resumed(L, self);
     /* stack: tasks, nodes (user value 1: the unfinished tasks, in node order) */
     lua_getiuservalue(L, 2, 1);
-    lua_rawgeti(L, -1, self->on.tasks.fired + 1);
+    lua_rawgeti(L, -1, self->run->on.tasks.fired + 1);
     return 1;
 }
 
@@ -331,12 +331,12 @@ static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
     }
     lua_settop(L, 2);
     self->wait = WAIT_TASKS;
-    self->on.tasks.nodes = nodes;
-    self->on.tasks.targets = targets;
-    self->on.tasks.n = self->on.tasks.pending = pending;
-    self->on.tasks.fired = -1;
-    self->on.tasks.all = mode != WAIT_FIRST;
-    self->on.tasks.failures = mode == WAIT_ALL_OR_FAILURE;
+    self->run->on.tasks.nodes = nodes;
+    self->run->on.tasks.targets = targets;
+    self->run->on.tasks.n = self->run->on.tasks.pending = pending;
+    self->run->on.tasks.fired = -1;
+    self->run->on.tasks.all = mode != WAIT_FIRST;
+    self->run->on.tasks.failures = mode == WAIT_ALL_OR_FAILURE;
     return laux_suspend(L, self, 0, ltask_wait_many_k);
 }
 

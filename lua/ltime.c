@@ -21,8 +21,8 @@ static int ltime_sleep(lua_State *L)
     struct task *t = laux_suspending_task(L);
     if (s > 0) {
         t->wait = WAIT_SLEEP;
-        t->on.sleep.secs = s;
-        t->on.sleep.tm.deadline = rt_now(t->rt) + s;
+        t->run->on.sleep.secs = s;
+        t->run->on.sleep.tm.deadline = rt_now(t->rt) + s;
     } else {
         t->wait = WAIT_READY;
     }

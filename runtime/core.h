@@ -105,34 +105,14 @@ struct task_list {
     size_t count;
 };
 
-struct task {
-    struct rt *rt;            /* first field: a thread's extra space points at a task or the rt */
-    const char *kind;         /* task_kind: what the bindings check a task by */
-    lua_Integer id, parent;
+/* What only a started, unfinished task needs: its thread and what it waits on. Allocated at
+ * its first step and freed at its end (task_run_new, task_run_free), so that the many tasks
+ * of a burst that are waiting to start, or have finished, do not carry it. */
+struct task_run {
     lua_State *co;            /* borrowed: anchored by user value 1 while the task runs */
     lua_State *wait_L;        /* borrowed: the thread (task's or a user coroutine) that suspended */
-    const char *name;         /* borrowed: anchored by TASK_NAMES; NULL means "task-<id>" */
-    const char *traceback;    /* borrowed: anchored by UV_TRACE; a failure's message and traceback */
-    int ref;                  /* ref: registry, anchors the userdata until the task finishes */
-    int nargs;                /* arguments stored for the first step (user value 2) */
-    int nres;                 /* results kept after a normal end (user value 2) */
-    int spawn_line;           /* line of the spawn call in the spawning function (UV_TRACE) */
-    uint8_t state;            /* enum task_state */
-    uint8_t wait;             /* enum wait_kind */
-    uint8_t wake;             /* enum wake_reason */
-    bool started : 1, cancel_requested : 1, error_retrieved : 1, reported : 1, plain_error : 1;
-    bool cancel_raised : 1, swallow_warned : 1; /* --debug: swallowed cancellations */
-    bool handed : 1;          /* woken by a hand-off (item, permit): the wake cannot be undone */
-    bool cancel_reason : 1;   /* UV_DATA holds the Cancelled that cancel(reason) made */
-    bool c_body : 1;          /* the body is a C function: dumps show the spawn site */
-    bool pooled : 1;          /* its thread is one of the pool's, to be idle again after it */
-    uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
-    struct task *ready_next;  /* ready FIFO */
-    struct task *list_prev, *list_next;
-    struct waiter w;          /* this task's node for single waits */
-    struct waitq awaiters;    /* nodes of tasks waiting for this one to finish */
     struct cscope *scopes;    /* borrowed: innermost entered cancel scope */
-    struct cscope *nursery;   /* borrowed: a scope to cancel if this task fails */
+    struct waiter w;          /* the task's node for single waits; w.task is the task */
     union {
         struct { struct timer tm; double secs; } sleep;
         struct task *awaited; /* borrowed: unfinished, hence anchored */
@@ -151,6 +131,33 @@ struct task {
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
         } park;
     } on;
+};
+
+struct task {
+    struct rt *rt;            /* first field: a thread's extra space points at a task or the rt */
+    const char *kind;         /* task_kind: what the bindings check a task by */
+    lua_Integer id, parent;
+    struct task_run *run;     /* owned: from the first step to the end, else NULL */
+    const char *name;         /* borrowed: anchored by TASK_NAMES; NULL means "task-<id>" */
+    const char *traceback;    /* borrowed: anchored by UV_TRACE; a failure's message and traceback */
+    int ref;                  /* ref: registry, anchors the userdata until the task finishes */
+    int nargs;                /* arguments stored for the first step (user value 2) */
+    int nres;                 /* results kept after a normal end (user value 2) */
+    int spawn_line;           /* line of the spawn call in the spawning function (UV_TRACE) */
+    uint8_t state;            /* enum task_state */
+    uint8_t wait;             /* enum wait_kind */
+    uint8_t wake;             /* enum wake_reason */
+    bool started : 1, cancel_requested : 1, error_retrieved : 1, reported : 1, plain_error : 1;
+    bool cancel_raised : 1, swallow_warned : 1; /* --debug: swallowed cancellations */
+    bool handed : 1;          /* woken by a hand-off (item, permit): the wake cannot be undone */
+    bool cancel_reason : 1;   /* UV_DATA holds the Cancelled that cancel(reason) made */
+    bool c_body : 1;          /* the body is a C function: dumps show the spawn site */
+    bool pooled : 1;          /* its thread is one of the pool's, to be idle again after it */
+    uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
+    struct task *ready_next;  /* ready FIFO */
+    struct task *list_prev, *list_next;
+    struct waitq awaiters;    /* nodes of tasks waiting for this one to finish */
+    struct cscope *nursery;   /* borrowed: a scope to cancel if this task fails */
 };
 
 extern const char task_kind[];
@@ -254,6 +261,8 @@ double rt_now(const struct rt *rt);
 
 /* os.exit is leaving the process now: kill children, print stats, close the trace. */
 void rt_before_exit(struct rt *rt);
+/* os.exit: rt_before_exit, then lua_close if close, then exit(status). */
+_Noreturn void rt_exit(struct rt *rt, int status, bool close);
 
 /* stdout or stderr lost its reader: end the run quietly with status 141, as Unix tools do. */
 void rt_output_gone(struct rt *rt);

@@ -43,7 +43,7 @@ static void debug_hook_return(struct rt *rt, lua_State *L)
 {
     lua_Debug caller;
     struct task *t = rt->current;
-    if (!t || t->co != L)
+    if (!t || t->run->co != L)
         return;
     for (int level = 1; lua_getstack(L, level, &caller); level++)
         if (lua_getinfo(L, "l", &caller) && caller.currentline > 0)
@@ -168,7 +168,7 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
     if (ran < rt->opt->slow)
         return;
     if (suspended)
-        place = where_at(t->wait_L, 0, at, sizeof at);
+        place = where_at(t->run->wait_L, 0, at, sizeof at);
     else
         place = rt->debug->end_at[0] ? rt->debug->end_at : "its end"; /* a C body: no line */
     fflush(stdout);

@@ -16,23 +16,23 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
 {
     switch (t->wait) {
     case WAIT_SLEEP:
-        snprintf(buf, size, "sleep:%g", t->on.sleep.secs);
+        snprintf(buf, size, "sleep:%g", t->run->on.sleep.secs);
         break;
     case WAIT_TASK:
-        return fmt_joined(buf, size, "task", ':', t->on.awaited->id);
+        return fmt_joined(buf, size, "task", ':', t->run->on.awaited->id);
     case WAIT_TASKS:
-        snprintf(buf, size, "tasks:%d", t->on.tasks.n);
+        snprintf(buf, size, "tasks:%d", t->run->on.tasks.n);
         break;
     case WAIT_PARK:
-        return t->on.park.label;
+        return t->run->on.park.label;
     case WAIT_SIGNAL:
-        snprintf(buf, size, "signal:%s", signame_name(t->on.sig->signo));
+        snprintf(buf, size, "signal:%s", signame_name(t->run->on.sig->signo));
         break;
     case WAIT_RESOLVE:
-        snprintf(buf, size, "resolve:%s", t->on.resolve->host);
+        snprintf(buf, size, "resolve:%s", t->run->on.resolve->host);
         break;
     case WAIT_IO:
-        snprintf(buf, size, "%s:%d", t->on.io->what, t->on.io->label);
+        snprintf(buf, size, "%s:%d", t->run->on.io->what, t->run->on.io->label);
         break;
     case WAIT_READY:
         return t->started ? "ready" : "start";
@@ -89,10 +89,10 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
         return;
     }
     fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
-            t->wait_L && t->state == TASK_PENDING ? where_at(t->wait_L, 0, at, sizeof at) : "?");
+            t->run && t->run->wait_L && t->state == TASK_PENDING ? where_at(t->run->wait_L, 0, at, sizeof at) : "?");
     if (t->state != TASK_PENDING)
         return; /* a running task's stack is in use: only its header is safe to print */
-    luaL_traceback(L, t->wait_L, NULL, 0);
+    luaL_traceback(L, t->run->wait_L, NULL, 0);
     /* indent every line of the traceback under its task */
     const char *s = lua_tostring(L, -1);
     while (s && *s) {

@@ -37,8 +37,8 @@ void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int lab
 
 void iosrc_wait(struct rt *rt, struct task *t)
 {
-    struct iosrc *src = t->on.io;
-    waitq_push(&src->waiters, &t->w);
+    struct iosrc *src = t->run->on.io;
+    waitq_push(&src->waiters, &t->run->w);
     if (!ev_is_active(&src->w)) {
         ev_io_start(rt->loop, &src->w);
         rt->io_waits++;
@@ -47,8 +47,8 @@ void iosrc_wait(struct rt *rt, struct task *t)
 
 void iosrc_unwait(struct rt *rt, struct task *t)
 {
-    struct iosrc *src = t->on.io;
-    waitq_remove(&t->w);
+    struct iosrc *src = t->run->on.io;
+    waitq_remove(&t->run->w);
     if (!src->waiters.head)
         iosrc_stop(rt, src);
 }

@@ -26,6 +26,7 @@
 #include "resource.h"
 #include "resolve.h"
 #include "clock.h"
+#include "alloc.h"
 #include "lasync.h"
 
 #define ASYNCRUN_VERSION "0.1.0"
@@ -38,6 +39,25 @@ void rt_before_exit(struct rt *rt)
     stats_print(rt);
     trace_loop_close(rt);
     trace_close(rt);
+}
+
+void rt_exit(struct rt *rt, int status, bool close)
+{
+    rt_before_exit(rt);
+    if (close) {
+        /* the live tasks' run blocks are no Lua objects: taken before lua_close frees the
+         * tasks (its finalizers may still wake their waiters), freed after it */
+        size_t n = 0;
+        struct task_run **runs = malloc((rt->live.count + 1) * sizeof *runs);
+        for (struct task *t = rt->live.head; runs && t; t = t->list_next)
+            if (t->run)
+                runs[n++] = t->run;
+        lua_close(rt->L);
+        while (n > 0)
+            alloc_lua(&rt->alloc, runs[--n], sizeof **runs, 0);
+        free(runs);
+    }
+    exit(status);
 }
 
 void rt_output_gone(struct rt *rt)

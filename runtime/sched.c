@@ -33,6 +33,7 @@ void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
 static lua_State *sched_thread(struct rt *rt, struct task *t)
 {
     lua_State *L = rt->L, *co;
+    struct task_run *r = task_run_new(L, t);
     task_push(L, t);
     if (rt->pool_n > 0) {
         co = rt->pool_idle[--rt->pool_n];
@@ -50,6 +51,7 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
         }
     }
     *(void **)lua_getextraspace(co) = t;
+    r->co = co;
     /* stack: task, thread */
     lua_getiuservalue(L, -2, UV_FN);
     lua_xmove(L, co, 1);
@@ -74,7 +76,8 @@ static lua_State *sched_thread(struct rt *rt, struct task *t)
 
 static void sched_sleep_done(struct rt *rt, struct timer *tm)
 {
-    struct task *t = (struct task *)((char *)tm - offsetof(struct task, on.sleep.tm));
+    struct task_run *r = (struct task_run *)((char *)tm - offsetof(struct task_run, on.sleep.tm));
+    struct task *t = r->w.task;
     sched_ready(rt, t, WAKE_OK);
 }
 
@@ -84,19 +87,19 @@ static void sched_arm(struct rt *rt, struct task *t)
 {
     switch (t->wait) {
     case WAIT_SLEEP:
-        t->on.sleep.tm.fire = sched_sleep_done;
-        if (timer_add(rt, &t->on.sleep.tm) != 0)
+        t->run->on.sleep.tm.fire = sched_sleep_done;
+        if (timer_add(rt, &t->run->on.sleep.tm) != 0)
             sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_TASK:
-        waitq_push(&t->on.awaited->awaiters, &t->w);
+        waitq_push(&t->run->on.awaited->awaiters, &t->run->w);
         return;
     case WAIT_TASKS:
-        for (int i = 0; i < t->on.tasks.n; i++)
-            waitq_push(&t->on.tasks.targets[i]->awaiters, &t->on.tasks.nodes[i]);
+        for (int i = 0; i < t->run->on.tasks.n; i++)
+            waitq_push(&t->run->on.tasks.targets[i]->awaiters, &t->run->on.tasks.nodes[i]);
         return;
     case WAIT_PARK:
-        waitq_push(t->on.park.q, &t->w);
+        waitq_push(t->run->on.park.q, &t->run->w);
         return;
     case WAIT_IO:
         iosrc_wait(rt, t);
@@ -105,7 +108,7 @@ static void sched_arm(struct rt *rt, struct task *t)
         signal_wait(rt, t);
         return;
     case WAIT_RESOLVE:
-        if (resolve_submit(rt, t->on.resolve) != 0)
+        if (resolve_submit(rt, t->run->on.resolve) != 0)
             sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_READY:
@@ -151,11 +154,10 @@ static void sched_step(struct rt *rt, struct task *t)
             return;
         }
         co = sched_thread(rt, t);
-        t->co = co;
         t->started = true;
         nargs = t->nargs;
     } else {
-        co = t->co;
+        co = t->run->co;
     }
     t->wait = WAIT_NONE;
     t->state = TASK_RUNNING;
@@ -248,6 +250,8 @@ void sched_internal_timer(struct rt *rt, ev_timer *w, double after)
 
 void sched_close(struct rt *rt)
 {
+    for (struct task *t = rt->live.head; t; t = t->list_next)
+        task_run_free(rt, t); /* a run that failed leaves tasks unfinished */
     luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->pool_ref);
     rt->pool_ref = LUA_NOREF;
     rt->pool_n = rt->pool_members = 0;

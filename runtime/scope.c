@@ -10,7 +10,7 @@
 enum interrupt scope_pending(const struct task *t, struct cscope **which)
 {
     struct cscope *found = NULL;
-    for (struct cscope *s = t->scopes; s; s = s->outer) {
+    for (struct cscope *s = t->run ? t->run->scopes : NULL; s; s = s->outer) {
         if (s->shield) {
             *which = found;
             return found ? INT_SCOPE : INT_NONE;
@@ -47,8 +47,8 @@ int scope_enter(lua_State *L, struct task *t, struct cscope *s, double deadline)
     s->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s->task = t;
     s->L = L;
-    s->outer = t->scopes;
-    t->scopes = s;
+    s->outer = t->run->scopes;
+    t->run->scopes = s;
     if (deadline < 0 || s->shield)
         return 0;
     s->timer.deadline = deadline;
@@ -68,7 +68,7 @@ void scope_leave(lua_State *L, struct cscope *s)
         timer_remove(t->rt, &s->timer);
     s->armed = false;
     /* scopes are left innermost first: their userdata close in reverse order of entry */
-    t->scopes = s->outer;
+    t->run->scopes = s->outer;
     s->task = NULL;
     s->outer = NULL;
     luaL_unref(L, LUA_REGISTRYINDEX, s->ref);
@@ -82,6 +82,6 @@ void scope_push(lua_State *L, const struct cscope *s)
 
 void scope_drop_thread(lua_State *L, struct task *t, lua_State *co)
 {
-    while (t->scopes && t->scopes->L == co)
-        scope_leave(L, t->scopes);
+    while (t->run->scopes && t->run->scopes->L == co)
+        scope_leave(L, t->run->scopes);
 }

@@ -193,14 +193,14 @@ bool signal_take(struct siglistener *l)
 
 void signal_wait(struct rt *rt, struct task *t)
 {
-    waitq_push(&t->on.sig->waiters, &t->w);
+    waitq_push(&t->run->on.sig->waiters, &t->run->w);
     rt->io_waits++;
     ev_ref(rt->loop); /* a delivery may still come: not a deadlock */
 }
 
 void signal_unwait(struct rt *rt, struct task *t)
 {
-    waitq_remove(&t->w);
+    waitq_remove(&t->run->w);
     rt->io_waits--;
     ev_unref(rt->loop);
 }

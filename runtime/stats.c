@@ -56,7 +56,7 @@ void stats_step(struct rt *rt, struct task *t, bool suspended)
         return;
     stats_record(&s->longest, t, tt->step_ran);
     if (suspended)
-        where_at(t->wait_L, 0, s->longest_at, sizeof s->longest_at);
+        where_at(t->run->wait_L, 0, s->longest_at, sizeof s->longest_at);
     else
         snprintf(s->longest_at, sizeof s->longest_at, "its end");
 }

@@ -5,6 +5,7 @@
 #include <lauxlib.h>
 
 #include "task.h"
+#include "alloc.h"
 #include "sched.h"
 #include "timer.h"
 #include "io.h"
@@ -98,7 +99,6 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
     t->parent = rt->current ? rt->current->id : 0;
     t->nargs = nargs;
     t->state = TASK_PENDING;
-    t->w.task = t;
     rt_setmetatable(L, MT_TASK);
     /* stack: fn, args..., task */
     lua_insert(L, -(nargs + 2));
@@ -123,6 +123,27 @@ struct task *task_new(struct rt *rt, lua_State *L, int nargs)
         task_timing(t)->spawned_at = rt_now(rt);
     sched_ready(rt, t, WAKE_OK);
     return t;
+}
+
+/* [-0, +0, m] */
+struct task_run *task_run_new(lua_State *L, struct task *t)
+{
+    struct task_run *r = alloc_lua(&t->rt->alloc, NULL, 0, sizeof *r);
+    if (!r) {
+        lua_pushliteral(L, "not enough memory");
+        lua_error(L);
+    }
+    memset(r, 0, sizeof *r);
+    r->w.task = t;
+    t->run = r;
+    return r;
+}
+
+void task_run_free(struct rt *rt, struct task *t)
+{
+    if (t->run)
+        alloc_lua(&rt->alloc, t->run, sizeof *t->run, 0);
+    t->run = NULL;
 }
 
 /* [-1, +0, m] */
@@ -188,8 +209,8 @@ void task_push_cancel_value(lua_State *L, struct task *t)
 /* Unlinks every node of a multi-task wait. */
 static void task_unwait_all(struct task *t)
 {
-    for (int i = 0; i < t->on.tasks.n; i++)
-        waitq_remove(&t->on.tasks.nodes[i]);
+    for (int i = 0; i < t->run->on.tasks.n; i++)
+        waitq_remove(&t->run->on.tasks.nodes[i]);
 }
 
 void task_interrupt(struct rt *rt, struct task *t)
@@ -199,11 +220,11 @@ void task_interrupt(struct rt *rt, struct task *t)
         return;
     switch (t->wait) {
     case WAIT_SLEEP:
-        timer_remove(rt, &t->on.sleep.tm);
+        timer_remove(rt, &t->run->on.sleep.tm);
         break;
     case WAIT_TASK:
     case WAIT_PARK:
-        waitq_remove(&t->w);
+        waitq_remove(&t->run->w);
         break;
     case WAIT_TASKS:
         task_unwait_all(t);
@@ -212,7 +233,7 @@ void task_interrupt(struct rt *rt, struct task *t)
         iosrc_unwait(rt, t);
         break;
     case WAIT_RESOLVE:
-        resolve_abandon(rt, t->on.resolve);
+        resolve_abandon(rt, t->run->on.resolve);
         break;
     case WAIT_SIGNAL:
         signal_unwait(rt, t);
@@ -243,7 +264,7 @@ bool task_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_i
 
 void task_hand_off(struct rt *rt, struct task *t)
 {
-    waitq_remove(&t->w);
+    waitq_remove(&t->run->w);
     t->handed = true;
     sched_ready(rt, t, WAKE_OK);
 }
@@ -257,9 +278,9 @@ static void task_wake_awaiters(struct rt *rt, struct task *t)
         struct task *x = w->task;
         if (x->wait == WAIT_TASKS) {
             bool failed = t->state != TASK_DONE;
-            if (x->on.tasks.all && !(x->on.tasks.failures && failed) && --x->on.tasks.pending > 0)
+            if (x->run->on.tasks.all && !(x->run->on.tasks.failures && failed) && --x->run->on.tasks.pending > 0)
                 continue;
-            x->on.tasks.fired = (int)(w - x->on.tasks.nodes);
+            x->run->on.tasks.fired = (int)(w - x->run->on.tasks.nodes);
             task_unwait_all(x);
         }
         sched_ready(rt, x, WAKE_OK);
@@ -274,7 +295,7 @@ static void task_release(struct rt *rt, struct task *t)
     task_wake_awaiters(rt, t);
     luaL_unref(L, LUA_REGISTRYINDEX, t->ref);
     t->ref = LUA_NOREF;
-    t->co = NULL;
+    task_run_free(rt, t);
     t->wait = WAIT_NONE;
 }
 
@@ -324,7 +345,7 @@ static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int er
     } else {
         lua_settop(L, ud_idx > err_idx ? ud_idx : err_idx);
         const char *msg = task_error_message(L, err_idx);
-        luaL_traceback(L, t->co, msg, 0);
+        luaL_traceback(L, t->run->co, msg, 0);
         lua_remove(L, -2);
     }
     t->traceback = lua_tostring(L, -1);
@@ -346,7 +367,7 @@ static void task_recycle_thread(struct rt *rt, struct task *t, lua_State *co, in
 
 void task_finish(struct rt *rt, struct task *t, int status, int nres)
 {
-    lua_State *L = rt->L, *co = t->co;
+    lua_State *L = rt->L, *co = t->run->co;
     int top = lua_gettop(L);
     task_push(L, t);
     if (status == LUA_OK) {

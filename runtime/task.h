@@ -10,6 +10,12 @@
 /* [-(nargs+1), +1, m] function and arguments on top of L become a new pending task. */
 struct task *task_new(struct rt *rt, lua_State *L, int nargs);
 
+/* [-0, +0, m] gives t, about to take its first step, its run block; raises when there is
+ * no memory for it. */
+struct task_run *task_run_new(lua_State *L, struct task *t);
+/* Frees t's run block, if it has one: at its end, or when the run is torn down. */
+void task_run_free(struct rt *rt, struct task *t);
+
 /* [-0, +1, -] pushes the userdata of an unfinished task. */
 void task_push(lua_State *L, const struct task *t);
 

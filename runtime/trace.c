@@ -386,7 +386,7 @@ void trace_suspend(struct rt *rt, struct task *t, double now)
     char name[32], onbuf[64], at[256];
     struct out o = {.f = rt->trace, .n = 0};
     const char *on = dump_wait(t, onbuf, sizeof onbuf);
-    where_at(t->wait_L, 0, at, sizeof at);
+    where_at(t->run->wait_L, 0, at, sizeof at);
     struct field fs[] = {FNUM("t", trace_clock_at(rt, now)), FSTR("event", "suspend"),
                          FINT("task", t->id), FSTR("name", task_name(t, name, sizeof name)),
                          FSTR("on", on), FNUM("ran", task_timing(t)->step_ran), FSTR("at", at)};
