@@ -102,6 +102,17 @@ partial"
 partial"
 }
 
+@test "os.exit with a bad code raises and the run goes on, its stats printed once at the end" {
+    run -0 --separate-stderr "$ASYNCRUN" --stats -e '
+        print(pcall(os.exit, "x"))
+        async.sleep(0)
+        print("after")'
+    assert_line --index 0 --partial "false"
+    assert_line --index 0 --partial "exit' (number expected, got string)"
+    assert_line --index 1 "after"
+    [ "$(grep -c '^asyncrun stats:' <<<"$stderr")" -eq 1 ] || fail "stats printed $(grep -c '^asyncrun stats:' <<<"$stderr") times: $stderr"
+}
+
 @test "os.exit(n, true) (close the state) exits with n" {
     run -6 "$ASYNCRUN" -e '
         async.spawn(function() async.sleep(30) end)
