@@ -46,3 +46,16 @@ for i = 1, 200 do assert(results[i] == i * (i + 1) // 2, "task " .. i .. " lost 
 -- empty functions and tables: vectors that were never allocated are freed as NULL
 for _ = 1, 1000 do local f = load("") f() local t = {} t = nil end
 collectgarbage()
+
+-- past 8 MiB of small blocks the heap takes 2 MiB huge-page blocks: 40 MiB of strings across
+-- them keep their contents, are freed, and their blocks serve new ones
+for round = 1, 2 do
+  local big = {}
+  local pad = string.rep("z", 180)
+  for i = 1, 200000 do big[i] = pad .. (i * round) end
+  for i = 1, 200000, 997 do
+    assert(big[i] == pad .. (i * round), "a string in a big heap changed")
+  end
+  big = nil
+  collectgarbage()
+end
