@@ -47,7 +47,7 @@ for i = 1, 200 do assert(results[i] == i * (i + 1) // 2, "task " .. i .. " lost 
 for _ = 1, 1000 do local f = load("") f() local t = {} t = nil end
 collectgarbage()
 
--- past 8 MiB of small blocks the heap takes 2 MiB huge-page blocks: 40 MiB of strings across
+-- past 8 MiB of small blocks the heap takes 2 MiB blocks from mmap: 40 MiB of strings across
 -- them keep their contents, are freed, and their blocks serve new ones
 for round = 1, 2 do
   local big = {}
