@@ -41,22 +41,28 @@ void rt_before_exit(struct rt *rt)
     trace_close(rt);
 }
 
+/* Closes the Lua state and its heap. Tasks still live (stragglers, a run that failed, an
+ * os.exit) keep their run blocks, which are no Lua objects: taken before lua_close frees the
+ * tasks (finalizers, such as a stream's, may still unlink their waiters), freed after it. */
+static void rt_close_state(struct rt *rt)
+{
+    size_t n = 0;
+    struct task_run **runs = malloc((rt->live.count + 1) * sizeof *runs);
+    for (struct task *t = rt->live.head; runs && t; t = t->list_next)
+        if (t->run)
+            runs[n++] = t->run;
+    lua_close(rt->L);
+    while (n > 0)
+        alloc_lua(&rt->alloc, runs[--n], sizeof **runs, 0);
+    free(runs);
+    alloc_close(&rt->alloc);
+}
+
 void rt_exit(struct rt *rt, int status, bool close)
 {
     rt_before_exit(rt);
-    if (close) {
-        /* the live tasks' run blocks are no Lua objects: taken before lua_close frees the
-         * tasks (its finalizers may still wake their waiters), freed after it */
-        size_t n = 0;
-        struct task_run **runs = malloc((rt->live.count + 1) * sizeof *runs);
-        for (struct task *t = rt->live.head; runs && t; t = t->list_next)
-            if (t->run)
-                runs[n++] = t->run;
-        lua_close(rt->L);
-        while (n > 0)
-            alloc_lua(&rt->alloc, runs[--n], sizeof **runs, 0);
-        free(runs);
-    }
+    if (close)
+        rt_close_state(rt);
     exit(status);
 }
 
@@ -334,7 +340,7 @@ int rt_run(const struct rt_options *opt)
     rt.L = L;
     if (opt->check_only) {
         status = rt_check(L, opt);
-        state_close(L, &rt.alloc);
+        rt_close_state(&rt);
         return status;
     }
     /* a peer that left makes writes fail with EPIPE, never kills the run */
@@ -362,7 +368,7 @@ out:
     stats_close(&rt);
     trace_close(&rt);
     sched_close(&rt);
-    state_close(L, &rt.alloc);
+    rt_close_state(&rt);
     if (rt.loop)
         ev_loop_destroy(rt.loop);
     if ((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1) && status == ST_OK)

@@ -250,8 +250,6 @@ void sched_internal_timer(struct rt *rt, ev_timer *w, double after)
 
 void sched_close(struct rt *rt)
 {
-    for (struct task *t = rt->live.head; t; t = t->list_next)
-        task_run_free(rt, t); /* a run that failed leaves tasks unfinished */
     luaL_unref(rt->L, LUA_REGISTRYINDEX, rt->pool_ref);
     rt->pool_ref = LUA_NOREF;
     rt->pool_n = rt->pool_members = 0;

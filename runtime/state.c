@@ -70,9 +70,3 @@ lua_State *state_new(struct alloc *a)
     lua_setwarnf(L, state_warn_off, L);
     return L;
 }
-
-void state_close(lua_State *L, struct alloc *a)
-{
-    lua_close(L);
-    alloc_close(a);
-}

@@ -7,7 +7,6 @@
 
 /* A new state whose every block comes from alloc_lua over a; NULL without memory. */
 lua_State *state_new(struct alloc *a);
-/* Closes L, then gives a's memory back. */
-void state_close(lua_State *L, struct alloc *a);
+/* It is closed by rt_close_state: lua_close, then alloc_close. */
 
 #endif

@@ -400,6 +400,26 @@ cleanup starts"
     stderr_has "task 2 (stubborn)"
 }
 
+@test "a task given up while it waits on a stream: the run closes cleanly (the stream wakes a waiter that is gone)" {
+    # under AddressSanitizer this once read the waiter after its task's run block was freed
+    local fifo="$BATS_TEST_TMPDIR/never"
+    mkfifo "$fifo"
+    # opened read-write, the fifo is its own writer: the read waits forever, never at EOF
+    timed_run --separate-stderr "$ASYNCRUN" -e '
+        local t = async.spawn(function()
+          pcall(async.sleep, 100)
+          async.shield(function() async.stdin:read(10) end)
+        end)
+        t.name = "reader"
+        async.sleep(0.01)
+        print("main done")' <>"$fifo"
+    elapsed_below 12
+    assert_success
+    assert_output "main done"
+    stderr_has "task 2 (reader)"
+    stderr_lacks "AddressSanitizer"
+}
+
 @test "a task that keeps swallowing the cancellation is given up after the 5 s grace" {
     timed_run --separate-stderr timeout -s KILL 15 "$ASYNCRUN" -e '
         local t = async.spawn(function()
