@@ -96,6 +96,8 @@ struct alloc {
     char *bump, *end;         /* borrowed: the unused part of the newest chunk */
     struct alloc_chunk *chunks; /* owned: every chunk, newest first */
     size_t chunk_bytes;       /* their total size */
+    struct alloc_filler *filler; /* owned: maps big chunks ahead, from the first one on */
+    bool filler_failed;       /* its thread could not start: big chunks are mapped in line */
 };
 
 /* Intrusive list linked through task.list_prev/list_next: live tasks, or finished tasks
