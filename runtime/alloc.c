@@ -26,8 +26,9 @@
  * one system call fills it with pages, where touching them one by one takes a page fault
  * each. A million-task run spends about a third less in the kernel (W2: 0.15 -> 0.10 s).
  * Transparent huge pages were faster still on a machine with memory to spare, but on a VM
- * that hands freed memory back to its host they cost a host fault per 4 KiB anyway and took
- * up to 0.5 s more. Small runs keep small, lazily touched chunks: their RSS stays small. */
+ * that reports freed 2 MiB blocks to its host (virtio_balloon), a huge page is such a block
+ * and took up to 0.5 s more in the kernel. Small runs keep small, lazily touched chunks:
+ * their RSS stays small. */
 #define ALLOC_BIG (2 * 1024 * 1024)
 #define ALLOC_BIG_AFTER (4 * ALLOC_BIG)
 
