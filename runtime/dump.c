@@ -88,11 +88,13 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
                 dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));
         return;
     }
+    /* started and live: it has its run block */
+    lua_State *wl = t->state == TASK_PENDING ? t->run->wait_L : NULL;
     fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
-            t->run && t->run->wait_L && t->state == TASK_PENDING ? where_at(t->run->wait_L, 0, at, sizeof at) : "?");
+            wl ? where_at(wl, 0, at, sizeof at) : "?");
     if (t->state != TASK_PENDING)
         return; /* a running task's stack is in use: only its header is safe to print */
-    luaL_traceback(L, t->run->wait_L, NULL, 0);
+    luaL_traceback(L, wl, NULL, 0);
     /* indent every line of the traceback under its task */
     const char *s = lua_tostring(L, -1);
     while (s && *s) {
