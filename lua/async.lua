@@ -8,6 +8,7 @@ local spawn, first, shield, timeout = async.spawn, async.first, async.shield, as
 local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.scope
 local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
 local first_results = core.first_results
+local error_of, groups, current = core.error_of, core.error_groups, async.current
 local pack, unpack = table.pack, table.unpack
 local error, pcall, rawequal, ipairs, tostring, select = error, pcall, rawequal, ipairs, tostring, select
 local getmetatable, setmetatable, type, pairs = getmetatable, setmetatable, type, pairs
@@ -69,23 +70,99 @@ local function first_failure(tasks)
   return found
 end
 
+-- Errors raised together: no error disappears, a real error wins over a cancellation -----
+--
+-- A combinator that ends with several errors raises the first real one (the root cause)
+-- itself, so that pcall sees exactly that value, and keeps the group {n =, primary, the
+-- others...} in groups[running task] for async.errors (see ERROR_GROUPS in task.h, which
+-- also says what `shown` counts).
+
+local function is_real(e)
+  return not (async.is_cancelled(e) or async.is_timeout(e))
+end
+
+-- The failed tasks of a list, each once, in the order they finished.
+local function failures(tasks)
+  local found, seen = {}, {}
+  for i = 1, #tasks do
+    local t = tasks[i]
+    if not seen[t] and t:status() == "failed" then
+      seen[t] = true
+      found[#found + 1] = t
+    end
+  end
+  table.sort(found, function(a, b) return finish_seq(a) < finish_seq(b) end)
+  return found
+end
+
+-- The group an error came with: of the task it ended (t), or of the running task (the error
+-- a body raised, captured when it was caught). nil when it came alone.
+local function group_of(key, err)
+  local g = groups[key]
+  if g and rawequal(g[1], err) then return g end
+end
+
+-- Appends err and the errors raised with it (group g, if any) to the group `into`.
+local function add_errors(into, err, g)
+  local n = into.n + 1
+  into[n] = err
+  if g then
+    for i = 2, g.n do n = n + 1; into[n] = g[i] end
+  end
+  into.n = n
+end
+
+-- Raises the first of `errs`, in the order they happened: failed tasks, or {value = e,
+-- group = g} for an error the running task caught; the others join its group.
+local function raise_errors(errs)
+  local first, err, group = errs[1], nil, nil
+  if is_task(first) then
+    local g = group_of(first, error_of(first))
+    group = { n = 0, shown = g and g.n - 1 or 0 } -- its traceback, chained, lists them
+    add_errors(group, error_of(first), g)
+  else
+    local g = first.group
+    group = { n = 0, shown = g and g.shown or 0 }
+    add_errors(group, first.value, g)
+  end
+  for i = 2, #errs do
+    local e = errs[i]
+    if is_task(e) then add_errors(group, error_of(e), group_of(e, error_of(e)))
+    else add_errors(group, e.value, e.group) end
+  end
+  if is_task(first) then
+    err = select(2, pcall(first.await, first)) -- re-raised from here: the chain is kept
+  else
+    err = first.value
+  end
+  local self = current()
+  if self then groups[self] = group.n > 1 and group or nil end
+  error(err, 0)
+end
+
+function async.errors(...)
+  if select("#", ...) == 0 then argerror(1, "errors", "value expected") end
+  local err = ...
+  local g = group_of(current() or false, err)
+  if not g then return pack(err) end
+  return pack(unpack(g, 1, g.n))
+end
+
 -- gather -----------------------------------------------------------------------------
 
 function async.gather(...)
   local tasks = ...
   check_tasks(tasks, "gather", select("#", ...))
   local ok, failed = pcall(wait_all, tasks, true)
-  if not ok then -- the caller was cancelled or timed out: take the tasks with it
-    cancel_and_settle(tasks)
-    retrieve_all(tasks)
-    error(failed, 0)
-  end
-  if failed and failed:status() ~= "done" then -- the first failure (cancelled counts too)
-    cancel_and_settle(tasks)
-    retrieve_all(tasks)
-    return failed:await()
-  end
-  return first_results(tasks)
+  if ok and (not failed or failed:status() == "done") then return first_results(tasks) end
+  -- the first failure (cancelled counts too), or the caller was cancelled or timed out:
+  -- take the tasks with it
+  cancel_and_settle(tasks)
+  retrieve_all(tasks)
+  local errs = failures(tasks)
+  if #errs > 0 then raise_errors(errs) end
+  if not ok then error(failed, 0) end
+  return failed:await()
 end
 
 -- as_completed ------------------------------------------------------------------------
@@ -117,12 +194,14 @@ function async.wait_for(task, seconds)
   elseif seconds ~= seconds then
     argerror(2, "wait_for", "number expected, got nan")
   end
+  if seconds <= 0 then task:cancel() end -- too late already: a task not started never starts
   local r = pack(pcall(timeout, seconds, task.await, task))
   if r[1] then return unpack(r, 2, r.n) end
   if not task:done() then -- interrupted by the deadline or by the caller's cancellation
     task:cancel()
     shield(settle, { task })
   end
+  if task:status() == "failed" then return task:await() end -- a real error wins
   error(r[2], 0)
 end
 
@@ -165,7 +244,7 @@ local function scope_wait(s)
     end
     if #pending == 0 then return end
     local failed = wait_all(pending, true)
-    if failed and failed:status() ~= "done" then scope_stop(s) end
+    if failed and failed:status() == "failed" then scope_stop(s) end -- not a cancelled one
   end
 end
 
@@ -175,19 +254,26 @@ function async.scope(body)
   local cs = new_scope(own)
   local s = setmetatable({ _cs = cs, _children = {} }, Scope)
   local r = pack(pcall(cs.run, cs, body, s))
-  local body_err = not r[1] and r[2] or nil
-  local absorbed = body_err ~= nil and rawequal(body_err, own)
-  if body_err ~= nil and not absorbed then scope_stop(s) end
+  local absorbed = not r[1] and rawequal(r[2], own)
+  local body_failed = not r[1] and not absorbed
+  local body_err -- a real error of the body, placed among the children's failures
+  if body_failed then
+    scope_stop(s)
+    if is_real(r[2]) then
+      body_err = { value = r[2], group = group_of(current(), r[2]), after = #failures(s._children) }
+    end
+  end
   local ok, err = pcall(scope_wait, s)
   if not ok then -- the caller was cancelled while the children ran
     cancel_and_settle(s._children)
   end
   s._closed = true
-  local failed = first_failure(s._children)
   retrieve_all(s._children)
+  local errs = failures(s._children)
+  if body_err then table.insert(errs, body_err.after + 1, body_err) end
+  if #errs > 0 then raise_errors(errs) end -- even during a cancellation
   if not ok then error(err, 0) end
-  if body_err ~= nil and not absorbed then error(body_err, 0) end
-  if failed then return failed:await() end
+  if body_failed then error(r[2], 0) end
   if absorbed or s._cancelled then return end
   return unpack(r, 2, r.n)
 end
@@ -498,7 +584,7 @@ do
       if type(v) == "function" then class[k] = api(v) end
     end
   end
-  for _, name in ipairs({ "gather", "as_completed", "wait_for", "scope", "event", "lock",
+  for _, name in ipairs({ "gather", "as_completed", "wait_for", "scope", "errors", "event", "lock",
                           "semaphore", "future", "capture" }) do
     async[name] = api(async[name])
   end

@@ -46,6 +46,37 @@ static void ltask_push_label(lua_State *L, const struct task *t)
     lua_pushfstring(L, "task %I (%s)", (LUA_INTEGER)t->id, task_name(t, buf, sizeof buf));
 }
 
+/* [-0, +0, m] the running task self now holds the group of t's error (t at idx, its error
+ * on top): a copy, since t's traceback, which the chain shows, lists all of it; or none */
+static void ltask_pass_group(lua_State *L, int idx, struct task *self)
+{
+    int err = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, ERROR_GROUPS);
+    task_push(L, self);
+    lua_pushvalue(L, idx);
+    if (lua_rawget(L, err + 1) == LUA_TTABLE && (lua_rawgeti(L, -1, 1), lua_rawequal(L, -1, err))) {
+        lua_pop(L, 1);
+        lua_getfield(L, -1, "n");
+        lua_Integer n = lua_tointeger(L, -1);
+        lua_createtable(L, (int)n, 2);
+        for (lua_Integer i = 1; i <= n; i++) {
+            lua_rawgeti(L, -3, i);
+            lua_rawseti(L, -2, i);
+        }
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "n");
+        lua_pushinteger(L, n - 1);
+        lua_setfield(L, -2, "shown");
+    } else {
+        lua_pushnil(L);
+    }
+    /* stack: error, groups, self, t's group or nil, ..., self's new group or nil */
+    lua_copy(L, -1, err + 3);
+    lua_settop(L, err + 3);
+    lua_rawset(L, err + 1);
+    lua_settop(L, err);
+}
+
 /* [-0, +n, v] a finished task's results, or raises its error (now retrieved). An error
  * re-raised in the calling task remembers the chain, so that if it escapes that task too
  * its traceback says where it came from and who awaited it. */
@@ -80,6 +111,8 @@ static int ltask_outcome(lua_State *L, int idx, struct task *t)
         lua_setiuservalue(L, -2, UV_TRACE);
         lua_pop(L, 1);
     }
+    if (self && self != t)
+        ltask_pass_group(L, idx, self);
     return lua_error(L);
 }
 
@@ -367,6 +400,16 @@ static int ltask_retrieve(lua_State *L)
     return 0;
 }
 
+/* core.error_of(task) -> the error a failed task raised, not retrieved by this [-1, +1, -] */
+static int ltask_error_of(lua_State *L)
+{
+    struct task *t = ltask_check(L, 1);
+    if (t->state != TASK_FAILED)
+        return luaL_argerror(L, 1, "a failed task expected");
+    lua_getiuservalue(L, 1, UV_DATA);
+    return 1;
+}
+
 /* core.finish_seq(task) -> integer, 0 while unfinished [-1, +1, -] */
 static int ltask_finish_seq(lua_State *L)
 {
@@ -483,6 +526,7 @@ static const luaL_Reg ltask_core[] = {
     {"is_task", ltask_is_task},
     {"retrieve", ltask_retrieve},
     {"finish_seq", ltask_finish_seq},
+    {"error_of", ltask_error_of},
     {"cancelled", ltask_new_cancelled},
     {NULL, NULL},
 };
@@ -516,5 +560,14 @@ void ltask_open(lua_State *L, int core)
     luaL_setfuncs(L, ltask_functions, 0);
     lua_pushvalue(L, core);
     luaL_setfuncs(L, ltask_core, 0);
+    /* the error groups, kept for a task only as long as it lives */
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, ERROR_GROUPS);
+    lua_setfield(L, -2, "error_groups");
     lua_pop(L, 1);
 }

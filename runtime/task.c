@@ -331,6 +331,54 @@ static const char *task_error_message(lua_State *L, int idx)
     return msg;
 }
 
+/* At most this many errors raised with a failure are listed in its report. */
+#define TASK_SECONDARIES_SHOWN 20
+
+/* [-1, +1, m] appends to the failure's text on top the errors raised with it (its group,
+ * see ERROR_GROUPS) that the text does not list yet, one line each: none of them is lost
+ * when nobody catches the error. */
+static void task_add_secondaries(lua_State *L, int ud_idx, int err_idx)
+{
+    int top = lua_gettop(L);
+    lua_getfield(L, LUA_REGISTRYINDEX, ERROR_GROUPS);
+    lua_pushvalue(L, ud_idx);
+    if (lua_rawget(L, -2) != LUA_TTABLE || (lua_rawgeti(L, -1, 1), !lua_rawequal(L, -1, err_idx))) {
+        lua_settop(L, top);
+        return;
+    }
+    int group = top + 2;
+    lua_getfield(L, group, "n");
+    lua_getfield(L, group, "shown");
+    lua_Integer n = lua_tointeger(L, -2), first = lua_tointeger(L, -1) + 2, last = n;
+    lua_settop(L, group);
+    if (first > n) {
+        lua_settop(L, top);
+        return;
+    }
+    if (last - first >= TASK_SECONDARIES_SHOWN)
+        last = first + TASK_SECONDARIES_SHOWN - 1;
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    lua_pushvalue(L, top);
+    luaL_addvalue(&b);
+    for (lua_Integer i = first; i <= last; i++) {
+        luaL_addstring(&b, "\nalso raised: ");
+        lua_rawgeti(L, group, i);
+        int err = lua_gettop(L);
+        lua_pushstring(L, task_error_message(L, err)); /* which may leave more on the stack */
+        lua_replace(L, err);
+        lua_settop(L, err);
+        luaL_addvalue(&b);
+    }
+    if (last < n) {
+        lua_pushfstring(L, "\nand %I more errors raised with it", (LUA_INTEGER)(n - last));
+        luaL_addvalue(&b);
+    }
+    luaL_pushresult(&b);
+    lua_replace(L, top);
+    lua_settop(L, top);
+}
+
 /* [-0, +0, m] the failure's traceback into UV_TRACE of the task at ud_idx, error at err_idx:
  * the chain built by await when the error was re-raised from an awaited task, else co's own. */
 static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int err_idx)
@@ -348,6 +396,7 @@ static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int er
         luaL_traceback(L, t->run->co, msg, 0);
         lua_remove(L, -2);
     }
+    task_add_secondaries(L, ud_idx, err_idx);
     t->traceback = lua_tostring(L, -1);
     lua_setiuservalue(L, ud_idx, UV_TRACE);
 }
