@@ -77,21 +77,28 @@ end
 -- others...} in groups[running task] for async.errors (see ERROR_GROUPS in task.h, which
 -- also says what `shown` counts).
 
+local is_cancelled, is_timeout = async.is_cancelled, async.is_timeout
+
 local function is_real(e)
-  return not (async.is_cancelled(e) or async.is_timeout(e))
+  return not (is_cancelled(e) or is_timeout(e))
 end
 
--- The failed tasks of a list, each once, in the order they finished.
+local function by_finish(a, b) return finish_seq(a) < finish_seq(b) end
+
+-- The failed tasks of a list, each once, in the order they finished; nil if none failed.
 local function failures(tasks)
-  local found, seen = {}, {}
+  local found, seen
   for i = 1, #tasks do
     local t = tasks[i]
-    if not seen[t] and t:status() == "failed" then
-      seen[t] = true
-      found[#found + 1] = t
+    if t:status() == "failed" then
+      if not found then found, seen = {}, {} end
+      if not seen[t] then
+        seen[t] = true
+        found[#found + 1] = t
+      end
     end
   end
-  table.sort(found, function(a, b) return finish_seq(a) < finish_seq(b) end)
+  if found then table.sort(found, by_finish) end
   return found
 end
 
@@ -112,29 +119,25 @@ local function add_errors(into, err, g)
   into.n = n
 end
 
+-- An entry of the list raise_errors takes: its error, and the group that came with it.
+local function error_and_group(e)
+  if is_task(e) then
+    local err = error_of(e)
+    return err, group_of(e, err)
+  end
+  return e.value, e.group
+end
+
 -- Raises the first of `errs`, in the order they happened: failed tasks, or {value = e,
 -- group = g} for an error the running task caught; the others join its group.
 local function raise_errors(errs)
-  local first, err, group = errs[1], nil, nil
-  if is_task(first) then
-    local g = group_of(first, error_of(first))
-    group = { n = 0, shown = g and g.n - 1 or 0 } -- its traceback, chained, lists them
-    add_errors(group, error_of(first), g)
-  else
-    local g = first.group
-    group = { n = 0, shown = g and g.shown or 0 }
-    add_errors(group, first.value, g)
-  end
-  for i = 2, #errs do
-    local e = errs[i]
-    if is_task(e) then add_errors(group, error_of(e), group_of(e, error_of(e)))
-    else add_errors(group, e.value, e.group) end
-  end
-  if is_task(first) then
-    err = select(2, pcall(first.await, first)) -- re-raised from here: the chain is kept
-  else
-    err = first.value
-  end
+  local first = errs[1]
+  local err, g = error_and_group(first)
+  -- a task's traceback, chained into ours, lists its whole group
+  local group = { n = 0, shown = g and (is_task(first) and g.n - 1 or g.shown) or 0 }
+  add_errors(group, err, g)
+  for i = 2, #errs do add_errors(group, error_and_group(errs[i])) end
+  if is_task(first) then pcall(first.await, first) end -- re-raised from here: chained
   local self = current()
   if self then groups[self] = group.n > 1 and group or nil end
   error(err, 0)
@@ -160,7 +163,7 @@ function async.gather(...)
   cancel_and_settle(tasks)
   retrieve_all(tasks)
   local errs = failures(tasks)
-  if #errs > 0 then raise_errors(errs) end
+  if errs then raise_errors(errs) end
   if not ok then error(failed, 0) end
   return failed:await()
 end
@@ -260,7 +263,8 @@ function async.scope(body)
   if body_failed then
     scope_stop(s)
     if is_real(r[2]) then
-      body_err = { value = r[2], group = group_of(current(), r[2]), after = #failures(s._children) }
+      local before = failures(s._children)
+      body_err = { value = r[2], group = group_of(current(), r[2]), after = before and #before or 0 }
     end
   end
   local ok, err = pcall(scope_wait, s)
@@ -270,8 +274,11 @@ function async.scope(body)
   s._closed = true
   retrieve_all(s._children)
   local errs = failures(s._children)
-  if body_err then table.insert(errs, body_err.after + 1, body_err) end
-  if #errs > 0 then raise_errors(errs) end -- even during a cancellation
+  if body_err then
+    errs = errs or {}
+    table.insert(errs, body_err.after + 1, body_err)
+  end
+  if errs then raise_errors(errs) end -- even during a cancellation
   if not ok then error(err, 0) end
   if body_failed then error(r[2], 0) end
   if absorbed or s._cancelled then return end
