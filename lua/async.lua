@@ -109,14 +109,25 @@ local function group_of(key, err)
   if g and rawequal(g[1], err) then return g end
 end
 
--- Appends err and the errors raised with it (group g, if any) to the group `into`.
-local function add_errors(into, err, g)
-  local n = into.n + 1
-  into[n] = err
-  if g then
-    for i = 2, g.n do n = n + 1; into[n] = g[i] end
+-- Appends err to the group `into` unless it holds that very value already (an error
+-- re-raised by whoever awaited the task that raised it is the same error).
+local function add_error(into, err, seen)
+  local key = err
+  if err == nil then key = seen elseif err ~= err then key = nil end -- nil, NaN
+  if key ~= nil then
+    if seen[key] then return end
+    seen[key] = true
   end
-  into.n = n
+  into.n = into.n + 1
+  into[into.n] = err
+end
+
+-- Appends err and the errors raised with it (group g, if any) to the group `into`.
+local function add_errors(into, seen, err, g)
+  add_error(into, err, seen)
+  if g then
+    for i = 2, g.n do add_error(into, g[i], seen) end
+  end
 end
 
 -- An entry of the list raise_errors takes: its error, and the group that came with it.
@@ -134,9 +145,9 @@ local function raise_errors(errs)
   local first = errs[1]
   local err, g = error_and_group(first)
   -- a task's traceback, chained into ours, lists its whole group
-  local group = { n = 0, shown = g and (is_task(first) and g.n - 1 or g.shown) or 0 }
-  add_errors(group, err, g)
-  for i = 2, #errs do add_errors(group, error_and_group(errs[i])) end
+  local group, seen = { n = 0, shown = g and (is_task(first) and g.n - 1 or g.shown) or 0 }, {}
+  add_errors(group, seen, err, g)
+  for i = 2, #errs do add_errors(group, seen, error_and_group(errs[i])) end
   if is_task(first) then pcall(first.await, first) end -- re-raised from here: chained
   local self = current()
   if self then groups[self] = group.n > 1 and group or nil end

@@ -129,3 +129,18 @@ EOF2
     assert_output "main done"
     [ -z "$stderr" ] || fail "stderr: $stderr"
 }
+
+@test "a report lists at most 20 errors raised with the one reported, then their count" {
+    s=$(script <<'EOF2'
+local tasks = { async.spawn(function() async.sleep(0.01); error("first failure", 0) end) }
+for i = 1, 30 do
+  tasks[#tasks + 1] = async.spawn(function() pcall(async.sleep, 10); error("cleanup " .. i, 0) end)
+end
+async.gather(tasks)
+EOF2
+)
+    run -1 --separate-stderr "$ASYNCRUN" "$s"
+    [ "$(grep -c '^also raised: cleanup ' <<<"$stderr")" -eq 20 ] || fail "stderr: $stderr"
+    stderr_has "also raised: cleanup 20"
+    stderr_has "and 10 more errors raised with it"
+}

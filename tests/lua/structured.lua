@@ -132,6 +132,17 @@ T.case("a body failing first is the root cause; the children's clean-up errors f
   T.eq(listed(err), "body first,child cleanup", "and the child's")
 end)
 
+T.case("an error re-raised by the body or a sibling that awaited its task counts once", function()
+  local A = { "A" }
+  local err = T.fails(async.scope, function(s)
+    local t = s:spawn(function() async.sleep(0.01); error(A) end)
+    s:spawn(function() t:await() end)
+    t:await()
+  end)
+  T.same(err, A, "raised")
+  T.eq(async.errors(err).n, 1, "once")
+end)
+
 T.case("a child's clean-up that ends cancelled adds nothing", function()
   local err = T.fails(async.scope, function(s)
     s:spawn(function() async.sleep(10) end)
