@@ -396,7 +396,8 @@ static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int er
         luaL_traceback(L, t->run->co, msg, 0);
         lua_remove(L, -2);
     }
-    task_add_secondaries(L, ud_idx, err_idx);
+    if (!t->plain_error)
+        task_add_secondaries(L, ud_idx, err_idx);
     t->traceback = lua_tostring(L, -1);
     lua_setiuservalue(L, ud_idx, UV_TRACE);
 }

@@ -35,9 +35,9 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres);
 void task_finish_unstarted(struct rt *rt, struct task *t);
 
 /* Registry field of the error groups (async.errors), a table with weak keys: task -> the
- * group of the error that the task's last failing scope, gather or await raised in it,
- * {n = count, primary, the errors raised with it..., shown = how many of those the
- * primary's own traceback already lists}. */
+ * group of the error that the task's last failing scope, gather, wait_for, await or result
+ * raised in it, {n = count, primary, the errors raised with it..., shown = how many of
+ * those the primary's own traceback already lists}. */
 #define ERROR_GROUPS "async.error_groups"
 
 /* [-0, +0, -] true when the value at idx has the registry metatable name. */
