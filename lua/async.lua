@@ -659,7 +659,9 @@ function core.repl(version)
         if r[1] and r.n > 1 then
           print(unpack(r, 2, r.n))
         elseif not r[1] then
+          local all = async.errors(r[2])
           stderr:write(tostring(r[2]), "\n")
+          for i = 2, all.n do stderr:write("also raised: ", tostring(all[i]), "\n") end
         end
       else
         stderr:write(err, "\n")

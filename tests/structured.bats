@@ -144,3 +144,24 @@ EOF2
     stderr_has "also raised: cleanup 20"
     stderr_has "and 10 more errors raised with it"
 }
+
+@test "--timeout: a child's clean-up error during the main task's cancellation is printed" {
+    s=$(script <<'EOF2'
+async.scope(function(s)
+  s:spawn(function() pcall(async.sleep, 10); error("child cleanup after --timeout", 0) end)
+  async.sleep(10)
+end)
+EOF2
+)
+    run -124 --separate-stderr "$ASYNCRUN" --timeout 0.1 "$s"
+    stderr_has "asyncrun: timeout: the run exceeded 0.1 s"
+    stderr_has "asyncrun: child cleanup after --timeout"
+}
+
+@test "-i: a chunk's error is printed with the errors raised with it" {
+    run -0 --separate-stderr "$ASYNCRUN" -i <<'EOF2'
+async.scope(function(s) s:spawn(function() async.sleep(0.01); error("A", 0) end); pcall(async.sleep, 10); error("B", 0) end)
+EOF2
+    [ "$stderr" = "A
+also raised: B" ] || fail "stderr: $stderr"
+}
