@@ -37,9 +37,13 @@ static int lasync_index(lua_State *L)
     return 1;
 }
 
-void lasync_require_lua(lua_State *L)
+/* registry[RT_REPL]() -> the prompt (core.repl of lua/async.lua) [-0, +1, e] */
+static int lasync_repl(lua_State *L)
 {
     lasync_load_lua(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, "async.core");
+    lua_getfield(L, -1, "repl");
+    return 1;
 }
 
 /* [-0, +1, e] */
@@ -77,4 +81,6 @@ void lasync_open(lua_State *L)
     lua_pop(L, 1);
     lcoro_patch(L);
     los_patch(L);
+    lua_pushcfunction(L, lasync_repl);
+    lua_setfield(L, LUA_REGISTRYINDEX, RT_REPL);
 }
