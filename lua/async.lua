@@ -95,7 +95,8 @@ function async.as_completed(...)
   check_tasks(tasks, "as_completed", select("#", ...))
   local remaining = {}
   for i = 1, #tasks do remaining[i] = tasks[i] end
-  return function()
+  -- a C closure, as every API function: tracebacks show the loop's call of it on top
+  return core.api(function()
     if #remaining == 0 then return nil end
     local t = first(remaining)
     for i = 1, #remaining do
@@ -105,7 +106,7 @@ function async.as_completed(...)
       end
     end
     return t
-  end
+  end)
 end
 
 -- wait_for ----------------------------------------------------------------------------

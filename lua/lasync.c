@@ -4,6 +4,7 @@
 
 #include "lasync.h"
 #include "laux.h"
+#include "where.h"
 #include "async_lua.h"
 
 /* [-0, +0, e] runs lua/async.lua over the module and the core, once */
@@ -16,7 +17,7 @@ static void lasync_load_lua(lua_State *L)
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "async.lua.loaded");
-    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)
+    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, WHERE_API_CHUNK) != LUA_OK)
         lua_error(L);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, "async");
