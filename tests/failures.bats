@@ -399,3 +399,13 @@ rec(100)'
     assert_equal "${stderr_lines[23]}" "	[C]: in ?"
     assert_equal "${#stderr_lines[@]}" 24
 }
+
+@test "the man page's wait.lua example prints the dump its DIAGNOSTICS section shows" {
+    # the two .EX blocks after "For this wait.lua": the script, then what asyncrun prints
+    awk '/^\.BR wait\.lua/ { on = 1 } on && /^\.EX/ { n++; ex = 1; next }
+         ex && /^\.EE/ { ex = 0; if (n == 2) exit; next } ex { print > ("block" n) }' "$SRC/man/asyncrun.1"
+    sed -i 's/\\(aq/'"'"'/g; s/\\-/-/g' block1 block2
+    mv block1 wait.lua
+    run -3 --separate-stderr "$ASYNCRUN" wait.lua
+    assert_equal "$(printf '%s\n' "$stderr" | expand)" "$(cat block2)"
+}
