@@ -113,6 +113,7 @@ end
 
 function async.wait_for(task, seconds)
   if not is_task(task) then argerror(1, "wait_for", "task expected, got " .. typename(task)) end
+  if rawequal(task, async.current()) then argerror(1, "wait_for", "a task cannot await itself") end
   if type(seconds) ~= "number" then
     argerror(2, "wait_for", "number expected, got " .. typename(seconds))
   elseif seconds ~= seconds then

@@ -230,22 +230,26 @@ static int ltask_wait_deferred_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /* [-0, +0, v] raises "bad argument #1 to 'fname' (task expected at index i, got ...)" for the
- * item on top, placed (as by luaL_where) at level */
+ * item on top, or says that it is the running task, placed (as by luaL_where) at level */
 static int ltask_bad_item(lua_State *L, int i, const char *fname, int level)
 {
     luaL_where(L, level);
-    lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
-                    lua_tostring(L, -1), fname, i, luaL_typename(L, -2));
+    if (laux_test_task(L, -2))
+        lua_pushfstring(L, "%sbad argument #1 to '%s' (a task cannot await itself: the task at "
+                        "index %d is the current one)", lua_tostring(L, -1), fname, i);
+    else
+        lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
+                        lua_tostring(L, -1), fname, i, luaL_typename(L, -2));
     return lua_error(L);
 }
 
-/* [-0, +1, v] pushes item i of the list at index 1 and returns it as a task; anything else
- * raises ltask_bad_item's error */
+/* [-0, +1, v] pushes item i of the list at index 1 and returns it as a task; anything else,
+ * or the running task (which would wait for itself forever), raises ltask_bad_item's error */
 static inline struct task *ltask_list_item(lua_State *L, int i, const char *fname, int level)
 {
     lua_rawgeti(L, 1, i);
     struct task *t = laux_test_task(L, -1);
-    if (!t)
+    if (!t || t == rt_of(L)->current)
         ltask_bad_item(L, i, fname, level);
     return t;
 }

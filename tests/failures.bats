@@ -409,3 +409,33 @@ rec(100)'
     run -3 --separate-stderr "$ASYNCRUN" wait.lua
     assert_equal "$(printf '%s\n' "$stderr" | expand)" "$(cat block2)"
 }
+
+# --- waiting on oneself -----------------------------------------------------------------
+
+@test "gather, first, as_completed, wait_for and await on the current task raise: status 1, no deadlock" {
+    local call want
+    while IFS='|' read -r call want; do
+        run -1 --separate-stderr "$ASYNCRUN" -e "local other = async.spawn(async.sleep, 0)
+$call"
+        assert_equal "${stderr_lines[0]}" "asyncrun: (command line):2: $want"
+        stderr_has "	(command line):2: in main chunk"
+        [[ $stderr != *deadlock* && $stderr != *"did not finish"* ]] || fail "$stderr"
+    done <<'EOF'
+async.gather({other, async.current()})|bad argument #1 to 'gather' (a task cannot await itself: the task at index 2 is the current one)
+async.first({async.current(), other})|bad argument #1 to 'first' (a task cannot await itself: the task at index 1 is the current one)
+for t in async.as_completed({other, async.current()}) do end|bad argument #1 to 'as_completed' (a task cannot await itself: the task at index 2 is the current one)
+async.wait_for(async.current(), 1)|bad argument #1 to 'wait_for' (a task cannot await itself)
+async.current():await()|a task cannot await itself
+EOF
+}
+
+@test "a spawned task gathering itself fails at once; main, awaiting it, gets the error" {
+    run -1 --separate-stderr "$ASYNCRUN" -e '
+local t = async.spawn(function() return async.gather({async.current()}) end)
+t:await()'
+    assert_equal "$stderr" "asyncrun: (command line):2: bad argument #1 to 'gather' (a task cannot await itself: the task at index 1 is the current one)
+stack traceback:
+	[C]: in function 'async.gather'
+	(command line):2: in function <(command line):2>
+	awaited by task 1 (main) at (command line):3"
+}
