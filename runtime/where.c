@@ -54,8 +54,9 @@ bool where_push_global_name(lua_State *L, int fn)
 
 /* Whether the frame at level is the user's: Lua code outside the API's chunk, or a C function
  * called by such code, directly or through other C functions (the API call itself, pcall).
- * C functions called by the API's Lua half (a park queue's park, its pcall) are asyncrun's;
- * so is nothing at the bottom of the stack (the main task's body). */
+ * C functions called by the API's Lua half (a park queue's park, its pcall) are asyncrun's.
+ * C functions with no Lua code under them (the main task's body) stay: "[C]: in ?", as lua
+ * prints the frame that called its main chunk. */
 static bool where_is_user(lua_State *co, int level)
 {
     lua_Debug ar;
