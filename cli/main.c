@@ -1,8 +1,9 @@
-/* asyncrun: parse the command line, run, exit with the runtime's status. */
+/* asyncrun: parse the command line, run with the bindings opened, exit with the runtime's status. */
 #include <stdio.h>
 
 #include "opts.h"
 #include "usage.h"
+#include "lasync.h"
 
 int main(int argc, char **argv)
 {
@@ -24,6 +25,7 @@ int main(int argc, char **argv)
         status = ST_USAGE;
         break;
     default:
+        opt.open_libs = lasync_open;
         status = rt_run(&opt);
     }
     opts_free(&opt);

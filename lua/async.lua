@@ -186,7 +186,8 @@ function async.as_completed(...)
   check_tasks(tasks, "as_completed", select("#", ...))
   local remaining = {}
   for i = 1, #tasks do remaining[i] = tasks[i] end
-  return function()
+  -- a C closure, as every API function: tracebacks show the loop's call of it on top
+  return core.api(function()
     if #remaining == 0 then return nil end
     local t = first(remaining)
     for i = 1, #remaining do
@@ -196,13 +197,14 @@ function async.as_completed(...)
       end
     end
     return t
-  end
+  end)
 end
 
 -- wait_for ----------------------------------------------------------------------------
 
 function async.wait_for(task, seconds)
   if not is_task(task) then argerror(1, "wait_for", "task expected, got " .. typename(task)) end
+  if rawequal(task, async.current()) then argerror(1, "wait_for", "a task cannot await itself") end
   if type(seconds) ~= "number" then
     argerror(2, "wait_for", "number expected, got " .. typename(seconds))
   elseif seconds ~= seconds then

@@ -4,6 +4,7 @@
 
 #include "lasync.h"
 #include "laux.h"
+#include "where.h"
 #include "async_lua.h"
 
 /* [-0, +0, e] runs lua/async.lua over the module and the core, once */
@@ -16,7 +17,7 @@ static void lasync_load_lua(lua_State *L)
     lua_pop(L, 1);
     lua_pushboolean(L, 1);
     lua_setfield(L, LUA_REGISTRYINDEX, "async.lua.loaded");
-    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, "=[async]") != LUA_OK)
+    if (luaL_loadbuffer(L, (const char *)async_lua, sizeof async_lua, WHERE_API_CHUNK) != LUA_OK)
         lua_error(L);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     lua_getfield(L, -1, "async");
@@ -37,9 +38,13 @@ static int lasync_index(lua_State *L)
     return 1;
 }
 
-void lasync_require_lua(lua_State *L)
+/* registry[RT_REPL]() -> the prompt (core.repl of lua/async.lua) [-0, +1, e] */
+static int lasync_repl(lua_State *L)
 {
     lasync_load_lua(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, "async.core");
+    lua_getfield(L, -1, "repl");
+    return 1;
 }
 
 /* [-0, +1, e] */
@@ -77,4 +82,6 @@ void lasync_open(lua_State *L)
     lua_pop(L, 1);
     lcoro_patch(L);
     los_patch(L);
+    lua_pushcfunction(L, lasync_repl);
+    lua_setfield(L, LUA_REGISTRYINDEX, RT_REPL);
 }

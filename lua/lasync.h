@@ -4,11 +4,9 @@
 
 #include <lua.h>
 
-/* [-0, +0, e] opens `async` (global and package.loaded), patches coroutine and os.exit */
+/* [-0, +0, e] opens `async` (global and package.loaded), patches coroutine and os.exit,
+ * and sets RT_REPL: the opener the CLI hands to the runtime (rt_options.open_libs) */
 void lasync_open(lua_State *L);
-
-/* [-0, +0, e] makes sure the Lua half of the module (lua/async.lua) has run */
-void lasync_require_lua(lua_State *L);
 
 /* Each adds its functions to the module table at the top of the stack, and the private
  * functions the Lua part uses to the table at index core. [-0, +0, e] */

@@ -7,30 +7,7 @@
 #include "task.h"
 #include "scope.h"
 #include "debug.h"
-
-/* [-0, +1, m] "table.sort" for a function of a loaded module, as luaL_traceback names it */
-static bool laux_loaded_name(lua_State *L, int fn)
-{
-    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-        if (lua_type(L, -1) != LUA_TTABLE)
-            continue;
-        for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-            if (lua_rawequal(L, -1, fn) && lua_type(L, -2) == LUA_TSTRING) {
-                const char *mod = lua_tostring(L, -4);
-                if (strcmp(mod, LUA_GNAME) == 0)
-                    lua_pushvalue(L, -2);
-                else
-                    lua_pushfstring(L, "%s.%s", mod, lua_tostring(L, -2));
-                lua_replace(L, -6);
-                lua_pop(L, 4);
-                return true;
-            }
-        }
-    }
-    lua_pop(L, 1);
-    return false;
-}
+#include "where.h"
 
 /* C functions that can yield, between a suspension and the call that cannot */
 static bool laux_yieldable_c(const char *name)
@@ -77,7 +54,7 @@ int laux_noyield_error(lua_State *L)
         int fn = lua_gettop(L);
         if (lua_tocfunction(L, fn) == laux_api_call) {
             /* yieldable: it passes suspensions through */
-        } else if (ar.what[0] == 'C' && laux_loaded_name(L, fn)) {
+        } else if (ar.what[0] == 'C' && where_push_global_name(L, fn)) {
             const char *name = lua_tostring(L, -1);
             if (!laux_yieldable_c(name))
                 return luaL_error(L, "attempt to suspend inside a non-yieldable call to '%s'", name);

@@ -263,22 +263,28 @@ static int ltask_wait_deferred_k(lua_State *L, int status, lua_KContext ctx)
 }
 
 /* [-0, +0, v] raises "bad argument #1 to 'fname' (task expected at index i, got ...)" for the
- * item on top, placed (as by luaL_where) at level */
+ * item on top, or says that it is the running task, placed (as by luaL_where) at level */
 static int ltask_bad_item(lua_State *L, int i, const char *fname, int level)
 {
     luaL_where(L, level);
-    lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
-                    lua_tostring(L, -1), fname, i, luaL_typename(L, -2));
+    if (laux_test_task(L, -2))
+        lua_pushfstring(L, "%sbad argument #1 to '%s' (a task cannot await itself: the task at "
+                        "index %d is the current one)", lua_tostring(L, -1), fname, i);
+    else
+        lua_pushfstring(L, "%sbad argument #1 to '%s' (task expected at index %d, got %s)",
+                        lua_tostring(L, -1), fname, i, luaL_typename(L, -2));
     return lua_error(L);
 }
 
-/* [-0, +1, v] pushes item i of the list at index 1 and returns it as a task; anything else
- * raises ltask_bad_item's error */
-static inline struct task *ltask_list_item(lua_State *L, int i, const char *fname, int level)
+/* [-0, +1, v] pushes item i of the list at index 1 and returns it as a task; anything else,
+ * or the running task self (which would wait for itself forever), raises ltask_bad_item's
+ * error */
+static inline struct task *ltask_list_item(lua_State *L, int i, const char *fname, int level,
+                                           const struct task *self)
 {
     lua_rawgeti(L, 1, i);
     struct task *t = laux_test_task(L, -1);
-    if (!t)
+    if (!t || t == self)
         ltask_bad_item(L, i, fname, level);
     return t;
 }
@@ -288,8 +294,9 @@ static inline struct task *ltask_list_item(lua_State *L, int i, const char *fnam
 static bool ltask_mostly_ready(lua_State *L, int n, const char *fname)
 {
     int unfinished = 0, ready = 0;
+    const struct task *self = rt_of(L)->current;
     for (int i = 1; i <= n; i++) {
-        struct task *t = ltask_list_item(L, i, fname, 1);
+        struct task *t = ltask_list_item(L, i, fname, 1, self);
         lua_pop(L, 1);
         if (task_finished(t)) {
             if (t->state != TASK_DONE)
@@ -320,8 +327,9 @@ static int ltask_wait_many(lua_State *L, int mode, bool may_defer)
         self->wait = WAIT_READY;
         return laux_suspend(L, self, mode, ltask_wait_deferred_k);
     }
+    self = rt_of(L)->current;
     for (int i = 1; i <= n; i++) {
-        struct task *t = ltask_list_item(L, i, fname, 1);
+        struct task *t = ltask_list_item(L, i, fname, 1, self);
         lua_pop(L, 1);
         if (!task_finished(t)) {
             pending++;
@@ -490,9 +498,10 @@ static int ltask_check_tasks(lua_State *L)
 {
     const char *fname = luaL_checkstring(L, 2);
     int n = (int)luaL_len(L, 1);
+    const struct task *self = rt_of(L)->current;
     for (int i = 1; i <= n; i++) {
         /* levels: this, check_tasks, the API function, its C closure, its caller */
-        ltask_list_item(L, i, fname, 4);
+        ltask_list_item(L, i, fname, 4, self);
         lua_pop(L, 1);
     }
     return 0;

@@ -94,7 +94,7 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
             wl ? where_at(wl, 0, at, sizeof at) : "?");
     if (t->state != TASK_PENDING)
         return; /* a running task's stack is in use: only its header is safe to print */
-    luaL_traceback(L, wl, NULL, 0);
+    where_traceback(L, wl, NULL, rt->opt->debug);
     /* indent every line of the traceback under its task */
     const char *s = lua_tostring(L, -1);
     while (s && *s) {

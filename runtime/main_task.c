@@ -7,7 +7,6 @@
 
 #include "main_task.h"
 #include "core.h"
-#include "lasync.h"
 
 /* [-1, +0, v] a load failure: the message at the top becomes the main task's plain error */
 static int main_load_failed(lua_State *L)
@@ -69,14 +68,12 @@ static int main_push_script(lua_State *L, const struct rt_options *opt)
     return nargs;
 }
 
-/* [-0, +1, e] the prompt (core.repl of lua/async.lua) */
+/* [-0, +2, e] the prompt, as the bindings give it (RT_REPL), and its argument */
 static void main_push_repl(lua_State *L)
 {
     char version[128];
-    lasync_require_lua(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, "async.core");
-    lua_getfield(L, -1, "repl");
-    lua_remove(L, -2);
+    lua_getfield(L, LUA_REGISTRYINDEX, RT_REPL);
+    lua_call(L, 0, 1);
     rt_version(version, sizeof version);
     lua_pushstring(L, version);
 }

@@ -1,7 +1,11 @@
 /* A small pool: up to RESOLVE_THREADS workers, started on demand. A request is queued under
  * the lock, a worker runs getaddrinfo, moves it to the done list and wakes the loop with
  * ev_async_send; the loop thread then wakes the waiting task. While lookups are pending the
- * loop holds a reference, so a task waiting for a name is not taken for a deadlock. */
+ * loop holds a reference, so a task waiting for a name is not taken for a deadlock.
+ * The workers are detached: the end of the run never waits for a lookup in progress (a name
+ * server that does not answer holds getaddrinfo for its whole timeout). Once the loop is
+ * gone, a worker frees the request it finishes, and the last of the two sides to let go of
+ * the pool (the loop, the last worker) frees it. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,24 +20,31 @@ struct resolve_pool {
     pthread_mutex_t lock;
     pthread_cond_t work;
     struct resolve_req *queue, *queue_tail, *done;
-    pthread_t threads[RESOLVE_THREADS];
-    int nthreads, idle;
+    struct ev_loop *loop;     /* borrowed: NULL once the loop closed, then workers end */
+    int nthreads, idle;       /* workers alive, and those waiting for work */
+    bool released;            /* the loop let go of the pool: the last worker frees it */
     size_t pending;           /* loop thread only: lookups not yet handed back */
-    bool stop;
     ev_async wake;
 };
+
+static void resolve_pool_free(struct resolve_pool *p)
+{
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->work);
+    free(p);
+}
 
 static void *resolve_worker(void *arg)
 {
     struct resolve_pool *p = arg;
     pthread_mutex_lock(&p->lock);
     for (;;) {
-        while (!p->queue && !p->stop) {
+        while (!p->queue && p->loop) {
             p->idle++;
             pthread_cond_wait(&p->work, &p->lock);
             p->idle--;
         }
-        if (p->stop && !p->queue)
+        if (!p->loop)
             break;
         struct resolve_req *req = p->queue;
         p->queue = req->next;
@@ -43,11 +54,18 @@ static void *resolve_worker(void *arg)
         struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
         req->rc = getaddrinfo(req->host, NULL, &hints, &req->res);
         pthread_mutex_lock(&p->lock);
+        if (!p->loop) {
+            resolve_free(req); /* nobody is left to hand it to */
+            continue;
+        }
         req->next = p->done;
         p->done = req;
-        ev_async_send(req->rt->loop, &p->wake);
+        ev_async_send(p->loop, &p->wake);
     }
+    bool last = --p->nthreads == 0 && p->released;
     pthread_mutex_unlock(&p->lock);
+    if (last)
+        resolve_pool_free(p);
     return NULL;
 }
 
@@ -83,6 +101,7 @@ static struct resolve_pool *resolve_pool(struct rt *rt)
     p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
+    p->loop = rt->loop;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
     ev_async_init(&p->wake, resolve_finished);
@@ -100,7 +119,6 @@ struct resolve_req *resolve_new(struct task *t, const char *host)
         return NULL;
     memset(req, 0, sizeof *req);
     req->task = t;
-    req->rt = t->rt;
     memcpy(req->host, host, n + 1);
     return req;
 }
@@ -110,10 +128,13 @@ int resolve_submit(struct rt *rt, struct resolve_req *req)
     struct resolve_pool *p = resolve_pool(rt);
     if (!p)
         return -ENOMEM;
+    pthread_t thread;
     pthread_mutex_lock(&p->lock);
     if (p->idle == 0 && p->nthreads < RESOLVE_THREADS
-        && pthread_create(&p->threads[p->nthreads], NULL, resolve_worker, p) == 0)
+        && pthread_create(&thread, NULL, resolve_worker, p) == 0) {
+        pthread_detach(thread);
         p->nthreads++;
+    }
     if (p->nthreads == 0) {
         pthread_mutex_unlock(&p->lock);
         return -EAGAIN;
@@ -150,22 +171,29 @@ void resolve_close(struct rt *rt)
     if (!p)
         return;
     pthread_mutex_lock(&p->lock);
-    p->stop = true;
+    p->loop = NULL; /* idle workers end, busy ones free their request when it returns */
+    struct resolve_req *queued = p->queue;
+    p->queue = p->queue_tail = NULL;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i < p->nthreads; i++)
-        pthread_join(p->threads[i], NULL);
     /* hand back what finished; requests whose task is gone are freed */
     resolve_finished(rt->loop, &p->wake, 0);
-    while (p->queue) {
-        struct resolve_req *req = p->queue;
-        p->queue = req->next;
+    while (queued) {
+        struct resolve_req *req = queued;
+        queued = req->next;
         resolve_free(req);
     }
+    /* the lookups not handed back (never started, or left to their workers) */
+    rt->io_waits -= p->pending;
+    for (; p->pending > 0; p->pending--)
+        ev_unref(rt->loop);
     ev_ref(rt->loop);
     ev_async_stop(rt->loop, &p->wake);
-    pthread_mutex_destroy(&p->lock);
-    pthread_cond_destroy(&p->work);
-    free(p);
     rt->resolver = NULL;
+    pthread_mutex_lock(&p->lock);
+    p->released = true;
+    bool last = p->nthreads == 0;
+    pthread_mutex_unlock(&p->lock);
+    if (last)
+        resolve_pool_free(p);
 }

@@ -10,7 +10,6 @@
 struct resolve_req {
     struct resolve_req *next;
     struct task *task;        /* borrowed: the waiting task, NULL once it gave up */
-    struct rt *rt;
     int rc;                   /* getaddrinfo's result */
     struct addrinfo *res;     /* owned: freed with the request */
     char host[];              /* owned: the name */
@@ -19,12 +18,14 @@ struct resolve_req {
 /* A request for t, not yet queued (NULL without memory). */
 struct resolve_req *resolve_new(struct task *t, const char *host);
 /* Queues it (when its task has suspended); -errno if the pool cannot start. The request
- * belongs to the pool until the task is woken, then to the task (resolve_free). */
+ * belongs to the pool until the task is woken, then to the task (resolve_free); a lookup
+ * still in progress when the loop closes belongs to its worker, which frees it. */
 int resolve_submit(struct rt *rt, struct resolve_req *req);
 /* The task gives up (cancelled): the pool frees the request when its lookup ends. */
 void resolve_abandon(struct rt *rt, struct resolve_req *req);
 void resolve_free(struct resolve_req *req);
-/* Stops the workers (waiting for lookups in progress) and frees what is left. */
+/* Lets the workers go without waiting for the lookups in progress, whose workers free them
+ * when getaddrinfo returns; frees what is left, and the pool unless a worker still runs. */
 void resolve_close(struct rt *rt);
 
 #endif

@@ -27,7 +27,6 @@
 #include "resolve.h"
 #include "clock.h"
 #include "alloc.h"
-#include "lasync.h"
 
 #define ASYNCRUN_VERSION "0.1.0"
 #define RT_GRACE_SECONDS 5.0
@@ -233,7 +232,7 @@ static int rt_pmain(lua_State *L)
     }
     luaL_openlibs(L);
     rt_arg_table(L, opt);
-    lasync_open(L);
+    opt->open_libs(L);
     if (opt->warnings)
         lua_warning(L, "@on", 0);
     lua_newtable(L);

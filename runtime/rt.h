@@ -6,6 +6,12 @@
 
 #include "status.h"
 
+struct lua_State;
+
+/* The registry key where the opener (rt_options.open_libs) leaves a function returning the
+ * interactive prompt's function, which -i calls with the version string. */
+#define RT_REPL "async.repl"
+
 /* One -e chunk or -l module, kept in command-line order. */
 struct rt_chunk {
     char kind;          /* 'e' (code) or 'l' (library) */
@@ -35,6 +41,9 @@ struct rt_options {
     double slow;          /* --slow threshold in seconds (default 0.1) */
     bool strict;          /* --strict */
     size_t memlimit;      /* --memlimit bytes, 0 for none */
+    /* opens the bindings after the standard libraries, as lua.c has luaL_openlibs open
+     * Lua's: the runtime never calls the bindings otherwise (see RT_REPL) [-0, +0, e] */
+    void (*open_libs)(struct lua_State *L);
 };
 
 /* Runs the whole lifecycle of SPEC §2 and returns the process exit status. */

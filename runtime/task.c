@@ -16,6 +16,7 @@
 #include "stats.h"
 #include "debug.h"
 #include "fmt.h"
+#include "where.h"
 
 void waitq_push(struct waitq *q, struct waiter *w)
 {
@@ -393,7 +394,7 @@ static void task_keep_traceback(lua_State *L, struct task *t, int ud_idx, int er
     } else {
         lua_settop(L, ud_idx > err_idx ? ud_idx : err_idx);
         const char *msg = task_error_message(L, err_idx);
-        luaL_traceback(L, t->run->co, msg, 0);
+        where_traceback(L, t->run->co, msg, t->rt->opt->debug);
         lua_remove(L, -2);
     }
     if (!t->plain_error)
