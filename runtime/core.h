@@ -246,6 +246,7 @@ struct rt {
     int mt_ref[MT_COUNT];     /* ref: registry, the metatables of the userdata types */
     const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */
+    struct seed *seed;        /* owned: NULL without --seed */
 };
 
 /* The diagnostics' hooks: one branch each on the hot paths, compiled out altogether with
