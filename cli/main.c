@@ -1,6 +1,7 @@
 /* asyncrun: parse the command line, run, exit with the runtime's status. */
 #include <stdio.h>
 
+#include "explore.h"
 #include "opts.h"
 #include "usage.h"
 
@@ -24,7 +25,7 @@ int main(int argc, char **argv)
         status = ST_USAGE;
         break;
     default:
-        status = rt_run(&opt);
+        status = opt.explore ? explore_run(&opt) : rt_run(&opt);
     }
     opts_free(&opt);
     return status;

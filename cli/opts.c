@@ -134,13 +134,14 @@ static enum opts_action opts_environment(struct rt_options *opt)
     if ((v = getenv("ASYNCRUN_SEED")) && *v && opts_set_seed(v, "ASYNCRUN_SEED", opt))
         return OPTS_USAGE_ERROR;
     if ((v = getenv("ASYNCRUN_SEED_STRATEGY")) && *v) {
-        static const char *const names[] = {"shuffle", "pct", NULL};
+        static const char *const names[] = {"mixed", "shuffle", "pct", NULL};
+        static const enum rt_seed_strategy values[] = {SEED_MIXED, SEED_SHUFFLE, SEED_PCT};
         int i = opts_lookup(v, names);
         if (i < 0) {
-            fprintf(stderr, "asyncrun: ASYNCRUN_SEED_STRATEGY: unknown strategy '%s' (shuffle or pct)\n", v);
+            fprintf(stderr, "asyncrun: ASYNCRUN_SEED_STRATEGY: unknown strategy '%s' (mixed, shuffle or pct)\n", v);
             return OPTS_USAGE_ERROR;
         }
-        opt->seed_strategy = i == 0 ? SEED_SHUFFLE : SEED_PCT;
+        opt->seed_strategy = values[i];
     }
     return OPTS_RUN;
 }

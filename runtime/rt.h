@@ -15,8 +15,9 @@ struct rt_chunk {
 
 enum rt_trace_format { TRACE_OFF, TRACE_TEXT, TRACE_JSON, TRACE_CHROME, TRACE_HTML };
 enum rt_stats_format { STATS_OFF, STATS_TEXT, STATS_JSON };
-/* How --seed orders a ready batch: a uniform shuffle, or PCT's priorities (runtime/seed.c) */
-enum rt_seed_strategy { SEED_SHUFFLE, SEED_PCT };
+/* How --seed orders a ready batch: each run draws one of the two (mixed), a uniform shuffle,
+ * or PCT's priorities (runtime/seed.c) */
+enum rt_seed_strategy { SEED_MIXED, SEED_SHUFFLE, SEED_PCT };
 
 struct rt_options {
     char **argv;          /* borrowed: the process's argv, for the `arg` table */

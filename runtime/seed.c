@@ -4,7 +4,9 @@
  * the same poll, a hand-off) is reordered here before it runs, so one seed is one
  * interleaving, and under --fake-time with no outside input, the same one every run.
  *
- * Two strategies (bench/EXPLORE.md measures them on planted bugs):
+ * Two strategies, and by default a run draws one of them (bench/EXPLORE.md measures them on
+ * planted bugs: PCT finds a task that must stay ahead for many steps at once where a shuffle
+ * needs 2^steps runs, but it hardly ever changes the lead twice in a short run):
  * - shuffle: a uniform permutation of each batch (Fisher-Yates);
  * - pct: PCT (Burckhardt et al., ASPLOS 2010) adapted to batches: each task has a random
  *   priority for the whole run and a batch runs in priority order; at PCT_DEPTH - 1 steps
@@ -85,6 +87,8 @@ int seed_open(struct rt *rt)
     for (int i = 0; i < 4; i++)
         g->s[i] = seed_splitmix(&x);
     g->strategy = opt->seed_strategy;
+    if (g->strategy == SEED_MIXED)
+        g->strategy = seed_below(g, 2) ? SEED_PCT : SEED_SHUFFLE;
     g->key = seed_next(g);
     /* the number of steps is not known in advance: change points fall in the first
      * 2^2..2^12 steps, a scale drawn per run */
