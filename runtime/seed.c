@@ -167,9 +167,11 @@ void seed_order(struct rt *rt)
     for (struct task *t = rt->ready.head; t; t = t->ready_next)
         g->v[n++].t = t;
     if (g->strategy == SEED_PCT) {
-        for (size_t i = 0; i < n; i++)
-            g->v[i].key = seed_priority(g, g->v[i].t);
-        qsort(g->v, n, sizeof *g->v, seed_by_priority);
+        if (n > 1) { /* a lone task (a ping-pong's every batch) has no order to draw */
+            for (size_t i = 0; i < n; i++)
+                g->v[i].key = seed_priority(g, g->v[i].t);
+            qsort(g->v, n, sizeof *g->v, seed_by_priority);
+        }
         seed_demote(g, n);
     } else {
         for (size_t i = n; i > 1; i--) {
