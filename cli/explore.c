@@ -56,8 +56,9 @@ static FILE *explore_stdin(bool *failed)
     return f;
 }
 
-/* The runs' argv: argv[0], the --seed=N slot (*seed_arg), then argv minus --explore and
- * --seed. A NULL-terminated malloc'd array; NULL when out of memory. */
+/* The runs' argv: argv minus --explore, with seed_arg (--seed=N) in the place of the --seed
+ * that counted (the last one: an earlier one stays overridden), or else right after argv[0].
+ * A NULL-terminated malloc'd array; NULL when out of memory. */
 static char **explore_argv(const struct rt_options *opt, char *seed_arg)
 {
     char **av = malloc(((size_t)opt->argc + 2) * sizeof *av);
@@ -65,11 +66,14 @@ static char **explore_argv(const struct rt_options *opt, char *seed_arg)
     if (!av)
         return NULL;
     av[n++] = opt->argv[0];
-    av[n++] = seed_arg;
+    if (!opt->seed_index)
+        av[n++] = seed_arg;
     for (int i = 1; i < opt->argc; i++) {
         if (i == opt->explore_index)
             continue;
-        if (opt->seed_argn && i >= opt->seed_index && i < opt->seed_index + opt->seed_argn)
+        if (i == opt->seed_index)
+            av[n++] = seed_arg;
+        if (i >= opt->seed_index && i < opt->seed_index + opt->seed_argn)
             continue;
         av[n++] = opt->argv[i];
     }
@@ -103,9 +107,12 @@ static int explore_once(char **av, FILE *in, FILE *out, FILE *err)
         _exit(127);
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0)
+    while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
             return -1;
+        if (explore_interrupted) /* sent to asyncrun alone: the run gets it too */
+            kill(pid, explore_interrupted);
+    }
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
@@ -137,13 +144,13 @@ static void explore_quote(const char *s, FILE *f)
     fputc('\'', f);
 }
 
-static void explore_report(char **av, const char *seed_arg, uint64_t seed, int status, int passed)
+static void explore_report(char **av, uint64_t seed, int status, int passed)
 {
     fprintf(stderr, "asyncrun: explore: seed %" PRIu64 " failed with status %d after %d passing run%s; replay:",
             seed, status, passed, passed == 1 ? "" : "s");
     for (int i = 0; av[i]; i++) {
         fputc(' ', stderr);
-        explore_quote(i == 1 ? seed_arg : av[i], stderr);
+        explore_quote(av[i], stderr);
     }
     fputc('\n', stderr);
 }
@@ -182,7 +189,7 @@ int explore_run(const struct rt_options *opt)
         if (status != 0) {
             explore_copy(out, stdout);
             explore_copy(err, stderr);
-            explore_report(av, seed_arg, seed, status, i);
+            explore_report(av, seed, status, i);
             break;
         }
     }

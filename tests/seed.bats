@@ -242,3 +242,26 @@ explore_planted() { # bug status options...
     [[ ${stderr_lines[${#stderr_lines[@]} - 1]} == *"replay: $ASYNCRUN --seed="*" --timeout=1 $SEED_DIR/hang.lua" ]] \
         || fail "$stderr"
 }
+
+@test "--explore: SIGTERM to asyncrun ends the current run too: status 143, no report" {
+    local err="$BATS_TEST_TMPDIR/err"
+    "$ASYNCRUN" --explore=3 -e 'print("started") io.stdout:flush() while true do async.sleep(0.05) end' \
+        > "$BATS_TEST_TMPDIR/out" 2> "$err" &
+    pid=$!
+    sleep 0.5
+    kill -TERM "$pid"
+    wait_exit 10
+    [ "$status" -eq 143 ]
+    [[ $(cat "$err") != *"explore:"* ]] || fail "$(cat "$err")"
+    ! pgrep -f -- "--seed=1 -e print" >/dev/null || fail "a run is still there"
+}
+
+@test "--explore: the replay puts the run's seed where the counting --seed was" {
+    run --separate-stderr "$ASYNCRUN" --seed 3 --fake-time --seed 9 --explore=300 "$SEED_DIR/depth1.lua"
+    assert_failure 1
+    [[ ${stderr_lines[${#stderr_lines[@]} - 1]} =~ \ replay:\ (.+)\ --seed\ 3\ --fake-time\ --seed=([0-9]+)\ (.+)$ ]] \
+        || fail "$stderr"
+    [ "${BASH_REMATCH[1]}" = "$ASYNCRUN" ]
+    [ "${BASH_REMATCH[2]}" -ge 9 ]
+    [ "${BASH_REMATCH[3]}" = "$SEED_DIR/depth1.lua" ]
+}
