@@ -4,6 +4,7 @@
  * that every run reads from its start; each run's output goes to two temporary files, shown
  * only for the run that fails. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,12 +33,12 @@ static FILE *explore_tmp(const char *what)
 }
 
 /* Copies stdin into a file once, so that every run reads the same input: NULL when stdin
- * is a terminal (each run then shares it) or on failure (*failed). */
+ * is a terminal (each run then shares it) or closed, or on failure (*failed). */
 static FILE *explore_stdin(bool *failed)
 {
     char buf[65536];
     size_t n;
-    if (isatty(STDIN_FILENO))
+    if (isatty(STDIN_FILENO) || (fcntl(STDIN_FILENO, F_GETFD) < 0 && errno == EBADF))
         return NULL;
     FILE *f = explore_tmp("standard input");
     if (!f) {

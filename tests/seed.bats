@@ -157,6 +157,12 @@ EOF_LUA
     run --separate-stderr "$ASYNCRUN" --explore=4 -e 'X = 42' "$s" "a b" "it's" <<<$'line 1\nline 2'
     assert_success
     [ "$stderr" = "asyncrun: explore: 4 runs passed (seeds 1..4)" ] || fail "$stderr"
+    # the script itself from standard input, and standard input closed
+    run --separate-stderr "$ASYNCRUN" --explore=3 - x <<<'assert(arg[1] == "x") print(1)'
+    assert_success
+    [ "$stderr" = "asyncrun: explore: 3 runs passed (seeds 1..3)" ] || fail "$stderr"
+    run --separate-stderr bash -c 'exec "$@" <&-' _ "$ASYNCRUN" --explore=2 -e 'assert(io.read("a") == "")'
+    assert_success
 }
 
 @test "--explore: the first failing run's output, a line naming it, its status; the replay fails alike" {
