@@ -8,6 +8,8 @@ SEED_DIR="$BATS_TEST_DIRNAME/seed"
 
 setup() {
     clean_environment
+    # --explore reads standard input to its end first: not the runner's, which may stay open
+    exec </dev/null
 }
 
 # Six tasks that each record their name at every step: the order the schedule chose.
