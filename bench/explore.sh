@@ -6,12 +6,14 @@
 # Prints a markdown table: per strategy and bug, the median, mean and worst runs-to-find
 # and the share of seeds that fail. bench/EXPLORE.md holds its output.
 #
-# usage: bench/explore.sh      env: ASYNCRUN (default build/asyncrun), BASES (default 100)
+# usage: bench/explore.sh
+# env:   ASYNCRUN (default build/asyncrun), BASES (default 100), LIMIT (default 1000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ASYNCRUN=${ASYNCRUN:-$ROOT/build/asyncrun}
 BASES=${BASES:-100}
+LIMIT=${LIMIT:-1000} # seeds tried past the last base seed before a bug counts as not found
 BUGS=(depth1 pairs deadlock hang rounds zigzag)
 [ -x "$ASYNCRUN" ] || { echo "bench/explore.sh: $ASYNCRUN not found: build it first (make)" >&2; exit 1; }
 
@@ -33,8 +35,8 @@ for strategy in mixed shuffle pct; do
     while :; do
       if fails "$strategy" "$bug" "$s"; then out[s]=1; nfail=$((nfail + 1)); else out[s]=0; fi
       [ "$s" -ge "$BASES" ] && [ "${out[s]}" = 1 ] && break
+      [ "$s" -ge $((BASES + LIMIT)) ] && break
       s=$((s + 1))
-      [ "$s" -gt $((BASES + 1000)) ] && break
     done
     last=$s
     runs=()
@@ -42,11 +44,14 @@ for strategy in mixed shuffle pct; do
       if [ "${out[b]}" = 1 ]; then next=$b; elif [ "$b" = "$BASES" ]; then
         next=$BASES; while [ "$next" -le "$last" ] && [ "${out[next]}" = 0 ]; do next=$((next + 1)); done
       fi
-      runs[b]=$((next - b + 1))
+      runs[b]=$((next - b + 1)) # past $last: not found in the seeds run
     done
-    printf '%s\n' "${runs[@]}" | sort -n | awk -v st="$strategy" -v bug="$bug" -v nf="$nfail" -v n="$last" '
+    printf '%s\n' "${runs[@]}" | sort -n | awk -v st="$strategy" -v bug="$bug" -v nf="$nfail" \
+        -v n="$last" -v limit="$LIMIT" '
+      function show(x) { return x > limit ? "> " limit : sprintf("%g", x) }
       { v[NR] = $1; sum += $1 }
       END { med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-            printf "| %s | %s | %g | %.2f | %d | %d of %d |\n", st, bug, med, sum / NR, v[NR], nf, n }'
+            mean = v[NR] > limit ? "-" : sprintf("%.2f", sum / NR)
+            printf "| %s | %s | %s | %s | %s | %d of %d |\n", st, bug, show(med), mean, show(v[NR]), nf, n }'
   done
 done

@@ -114,6 +114,8 @@ static void sched_arm(struct rt *rt, struct task *t)
             sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_READY:
+        if (rt->seed)
+            t->yielded = true; /* it must not overtake the tasks ready before it */
         sched_ready(rt, t, WAKE_OK);
         return;
     default:

@@ -2,12 +2,15 @@
  * scheduler pays one predictable branch per batch. With it, every batch (the tasks ready when
  * it begins, however they were woken: spawned, a timer of the same deadline, an I/O event of
  * the same poll, a hand-off) is reordered here before it runs, so one seed is one
- * interleaving, and under --fake-time with no outside input, the same one every run.
+ * interleaving, and under --fake-time with no outside input, the same one every run. The
+ * order stays one that the API allows: waits are still served first in, first out (who
+ * gets the lock or the item does not change, only who runs first), and sleep(0) still lets
+ * every task ready before it run first (seed_rank).
  *
  * Two strategies, and by default a run draws one of them (bench/EXPLORE.md measures them on
  * planted bugs: PCT finds a task that must stay ahead for many steps at once where a shuffle
  * needs 2^steps runs, but it hardly ever changes the lead twice in a short run):
- * - shuffle: a uniform permutation of each batch (Fisher-Yates);
+ * - shuffle: a uniform permutation of each batch (sorted by random keys);
  * - pct: PCT (Burckhardt et al., ASPLOS 2010) adapted to batches: each task has a random
  *   priority for the whole run and a batch runs in priority order; at PCT_DEPTH - 1 steps
  *   drawn at random, the task of that step drops below every other task. A bug of depth d
@@ -20,9 +23,11 @@
 
 enum { PCT_DEPTH = 3 };
 
+/* A task of the batch being ordered: it runs in the order of (rank, at). */
 struct seed_slot {
-    uint64_t key;
-    struct task *t;
+    uint64_t rank;
+    size_t at;                /* its place in the ready list */
+    struct task *t;           /* borrowed */
 };
 
 struct seed {
@@ -34,7 +39,7 @@ struct seed {
     uint64_t key;             /* mixed into every task's priority */
     uint64_t steps;           /* steps of the batches ordered so far */
     uint64_t change[PCT_DEPTH - 1]; /* the steps after which a task is demoted */
-    struct { lua_Integer id; uint64_t key; } low[PCT_DEPTH - 1]; /* demoted tasks */
+    struct { lua_Integer id; uint64_t priority; } low[PCT_DEPTH - 1]; /* demoted tasks */
     int nlow;
 };
 
@@ -124,15 +129,38 @@ static uint64_t seed_priority(struct seed *g, const struct task *t)
 {
     for (int i = 0; i < g->nlow; i++)
         if (g->low[i].id == t->id)
-            return g->low[i].key;
+            return g->low[i].priority;
     uint64_t x = g->key ^ (uint64_t)t->id;
     return seed_splitmix(&x) | (uint64_t)1 << 63; /* above every demoted one */
 }
 
-static int seed_by_priority(const void *a, const void *b)
+static int seed_by_rank(const void *a, const void *b)
 {
-    uint64_t x = ((const struct seed_slot *)a)->key, y = ((const struct seed_slot *)b)->key;
-    return x < y ? 1 : x > y ? -1 : 0;
+    const struct seed_slot *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* Ranks the batch: at random (shuffle), or by priority (pct). A task that yielded with
+ * sleep(0) (or a deferred gather) was promised that every task ready before it runs first:
+ * it ranks with the highest rank before it in the list and, on a tie, its later place. The
+ * tasks after it in the list are free to run before it or after. */
+static void seed_rank(struct seed *g, size_t n)
+{
+    uint64_t highest = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct seed_slot *s = &g->v[i];
+        s->at = i;
+        if (s->t->yielded) {
+            s->t->yielded = false;
+            s->rank = highest;
+            continue;
+        }
+        s->rank = g->strategy == SEED_PCT ? ~seed_priority(g, s->t) : seed_next(g);
+        if (s->rank > highest)
+            highest = s->rank;
+    }
 }
 
 /* The change points among this batch's steps demote their tasks, later ones lower. */
@@ -143,7 +171,7 @@ static void seed_demote(struct seed *g, size_t n)
         if (c <= g->steps || c > g->steps + n || g->nlow == PCT_DEPTH - 1)
             continue;
         g->low[g->nlow].id = g->v[c - g->steps - 1].t->id;
-        g->low[g->nlow].key = PCT_DEPTH - 1 - i;
+        g->low[g->nlow].priority = PCT_DEPTH - 1 - i;
         g->nlow++;
     }
     g->steps += n;
@@ -166,21 +194,14 @@ void seed_order(struct rt *rt)
     n = 0;
     for (struct task *t = rt->ready.head; t; t = t->ready_next)
         g->v[n++].t = t;
-    if (g->strategy == SEED_PCT) {
-        if (n > 1) { /* a lone task (a ping-pong's every batch) has no order to draw */
-            for (size_t i = 0; i < n; i++)
-                g->v[i].key = seed_priority(g, g->v[i].t);
-            qsort(g->v, n, sizeof *g->v, seed_by_priority);
-        }
-        seed_demote(g, n);
+    if (n > 1) {
+        seed_rank(g, n);
+        qsort(g->v, n, sizeof *g->v, seed_by_rank);
     } else {
-        for (size_t i = n; i > 1; i--) {
-            size_t j = seed_below(g, i);
-            struct seed_slot tmp = g->v[i - 1];
-            g->v[i - 1] = g->v[j];
-            g->v[j] = tmp;
-        }
+        g->v[0].t->yielded = false; /* a lone task (a ping-pong's every batch): no order to draw */
     }
+    if (g->strategy == SEED_PCT)
+        seed_demote(g, n);
     for (size_t i = 0; i + 1 < n; i++)
         g->v[i].t->ready_next = g->v[i + 1].t;
     g->v[n - 1].t->ready_next = NULL;
