@@ -273,3 +273,28 @@ explore_planted() { # bug status options...
     [ "${BASH_REMATCH[2]}" -ge 9 ]
     [ "${BASH_REMATCH[3]}" = "$SEED_DIR/depth1.lua" ]
 }
+
+@test "--seed keeps sleep(0)'s promise: every task ready before it runs first" {
+    local s seed
+    s=$(script yield.lua <<'EOF_LUA'
+local ran, log = 0, {}
+for i = 1, 10 do async.spawn(function() ran = ran + 1 end) end
+async.sleep(0)
+assert(ran == 10, "only " .. ran .. " of the 10 ready tasks ran during sleep(0)")
+local function rr(name) for _ = 1, 3 do log[#log + 1] = name async.sleep(0) end end
+async.gather({async.spawn(rr, "A"), async.spawn(rr, "B"), async.spawn(rr, "C")})
+-- round robin: the first round's order, three times
+local first = table.concat(log, "", 1, 3)
+assert(table.concat(log) == first:rep(3), table.concat(log, " "))
+print(first)
+EOF_LUA
+)
+    local firsts=()
+    for seed in $(seq 1 20); do
+        run "$ASYNCRUN" --fake-time --seed=$seed "$s"
+        assert_success
+        firsts+=("$output")
+    done
+    # while the first round itself is drawn
+    [ "$(printf '%s\n' "${firsts[@]}" | sort -u | wc -l)" -ge 4 ]
+}
