@@ -1,6 +1,7 @@
 /* asyncrun: parse the command line, run with the bindings opened, exit with the runtime's status. */
 #include <stdio.h>
 
+#include "explore.h"
 #include "opts.h"
 #include "usage.h"
 #include "lasync.h"
@@ -26,7 +27,7 @@ int main(int argc, char **argv)
         break;
     default:
         opt.open_libs = lasync_open;
-        status = rt_run(&opt);
+        status = opt.explore ? explore_run(&opt) : rt_run(&opt);
     }
     opts_free(&opt);
     return status;

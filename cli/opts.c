@@ -1,7 +1,9 @@
 /* The command line, modelled on lua.c: options up to the first non-option (the script),
  * -e and -l kept in order, long options as --opt=VALUE or --opt VALUE, and the
  * ASYNCRUN_* variables as defaults that options override. */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,38 @@ static enum opts_action opts_set_stats(const char *value, const char *name,
     return OPTS_RUN;
 }
 
+/* --seed=N from an option or ASYNCRUN_SEED: a non-negative integer below 2^63 */
+static enum opts_action opts_set_seed(const char *value, const char *name,
+                                      struct rt_options *opt)
+{
+    char *end;
+    if (!value)
+        return opts_error("option '%s' requires a value", name);
+    errno = 0;
+    unsigned long long n = strtoull(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end || errno || n > INT64_MAX) {
+        fprintf(stderr, "asyncrun: %s: '%s' is not a non-negative integer\n", name, value);
+        return OPTS_USAGE_ERROR;
+    }
+    opt->seeded = true;
+    opt->seed = n;
+    return OPTS_RUN;
+}
+
+/* --explore[=K]: K runs, a positive integer */
+static enum opts_action opts_set_explore(const char *value, struct rt_options *opt)
+{
+    char *end;
+    errno = 0;
+    long k = strtol(value, &end, 10);
+    if (*value < '0' || *value > '9' || *end || errno || k < 1 || k > 1000000000) {
+        fprintf(stderr, "asyncrun: --explore: '%s' is not a positive number of runs\n", value);
+        return OPTS_USAGE_ERROR;
+    }
+    opt->explore = (int)k;
+    return OPTS_RUN;
+}
+
 static enum opts_action opts_environment(struct rt_options *opt)
 {
     const char *v;
@@ -97,6 +131,18 @@ static enum opts_action opts_environment(struct rt_options *opt)
         return OPTS_USAGE_ERROR;
     if ((v = getenv("ASYNCRUN_MEMLIMIT")) && *v && opts_set_memlimit(v, "ASYNCRUN_MEMLIMIT", opt))
         return OPTS_USAGE_ERROR;
+    if ((v = getenv("ASYNCRUN_SEED")) && *v && opts_set_seed(v, "ASYNCRUN_SEED", opt))
+        return OPTS_USAGE_ERROR;
+    if ((v = getenv("ASYNCRUN_SEED_STRATEGY")) && *v) {
+        static const char *const names[] = {"mixed", "shuffle", "pct", NULL};
+        static const enum rt_seed_strategy values[] = {SEED_MIXED, SEED_SHUFFLE, SEED_PCT};
+        int i = opts_lookup(v, names);
+        if (i < 0) {
+            fprintf(stderr, "asyncrun: ASYNCRUN_SEED_STRATEGY: unknown strategy '%s' (mixed, shuffle or pct)\n", v);
+            return OPTS_USAGE_ERROR;
+        }
+        opt->seed_strategy = values[i];
+    }
     return OPTS_RUN;
 }
 
@@ -175,6 +221,16 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
     if (strcmp(a, "--debug") == 0) {
         opt->debug = true;
         return OPTS_RUN;
+    }
+    if (opts_is(a, "--seed")) {
+        opt->seed_index = *i;
+        const char *v = opts_value(argc, argv, i, "--seed");
+        opt->seed_argn = *i - opt->seed_index + 1;
+        return opts_set_seed(v, "--seed", opt);
+    }
+    if (opts_is(a, "--explore")) {
+        opt->explore_index = *i;
+        return opts_set_explore(a[9] ? a + 10 : "100", opt);
     }
     if (strcmp(a, "--strict") == 0) {
         opt->strict = true;
@@ -258,6 +314,8 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
                 opt->trace == TRACE_CHROME ? "chrome" : "html");
         return OPTS_USAGE_ERROR;
     }
+    if (opt->explore && (opt->interactive || (i >= argc && opt->nchunks == 0 && isatty(STDIN_FILENO))))
+        return opts_error("%s needs a script or -e: it cannot explore the prompt", "--explore");
     if (i < argc) {
         opt->script_index = i;
         opt->script = argv[i];

@@ -10,12 +10,12 @@
 # The options of `asyncrun --help`; a trailing = marks a value given as --opt=VALUE.
 _asyncrun_options='-e -l -i -E -W -v --version -h --help --check --trace --trace=
 --trace-file= --stats --stats= --debug --slow= --timeout= --strict --memlimit=
---fake-time -- -'
+--fake-time --seed= --explore --explore= -- -'
 
 # Options whose value may also be the next word.
 _asyncrun_takes_value() {
     case $1 in
-    -e | -l | --trace-file | --slow | --timeout | --memlimit) return 0 ;;
+    -e | -l | --trace-file | --slow | --timeout | --memlimit | --seed) return 0 ;;
     esac
     return 1
 }
@@ -38,7 +38,8 @@ _asyncrun_value() {
         _asyncrun_add "$(compgen -f -- "$2")" "$3"
         ;;
     esac
-    # -e CODE, -l NAME, --slow=MS, --timeout=SECONDS, --memlimit=SIZE: nothing to offer
+    # -e CODE, -l NAME, --slow=MS, --timeout=SECONDS, --memlimit=SIZE, --seed=N,
+    # --explore=K: nothing to offer
 }
 
 _asyncrun() {

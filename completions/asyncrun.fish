@@ -24,7 +24,7 @@ function __asyncrun_position
             continue
         end
         switch $w
-            case -e -l --trace-file --slow --timeout --memlimit
+            case -e -l --trace-file --slow --timeout --memlimit --seed
                 set value 1 # its value is the next word
             case --
                 set dashdash 1
@@ -91,6 +91,8 @@ complete -c asyncrun -n $o -l timeout -x -d 'Cancel the run after SECONDS and ex
 complete -c asyncrun -n $o -l strict -d 'Report leftover tasks and resources (test suites)'
 complete -c asyncrun -n $o -l memlimit -x -d 'Cap the Lua heap (K, M, G suffixes)'
 complete -c asyncrun -n $o -l fake-time -d 'Virtual clock: sleeps and timeouts run instantly'
+complete -c asyncrun -n $o -l seed -x -d 'Seeded schedule: ready tasks run in an order drawn from N'
+complete -c asyncrun -n $o -l explore -f -d 'Run K times (--explore=K) under successive seeds'
 
 # the script: .lua files and the directories to look into
 complete -c asyncrun -n __asyncrun_at_script -a '(__asyncrun_scripts)'

@@ -29,6 +29,8 @@ _asyncrun() {
         '--strict[report leftover tasks and resources (for test suites)]' \
         '--memlimit=[cap the Lua heap]:size (bytes, or with K, M or G): ' \
         '--fake-time[virtual clock: sleeps and timeouts run instantly]' \
+        '--seed=[seeded schedule: ready tasks run in an order drawn from N]:seed (non-negative integer): ' \
+        '--explore=-[run K times under successive seeds, report the first failure]::runs (default 100): ' \
         '1:Lua script (- for stdin):_files -g "*.lua(-.)"' \
         '*::script argument:_files'
 }

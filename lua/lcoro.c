@@ -182,11 +182,13 @@ static int lcoro_yield(lua_State *L)
     return lua_yield(L, lua_gettop(L));
 }
 
-/* coroutine.close(co) [-1, +r, e] a task's thread belongs to the scheduler */
+/* coroutine.close(co) [-1, +r, e] a task's thread belongs to the scheduler; the running
+ * task's own, seen from a coroutine it resumed, is "normal" as Lua's main thread would be */
 static int lcoro_close(lua_State *L)
 {
     lua_State *co = lua_tothread(L, 1);
-    if (co && lcoro_is_parked(co))
+    struct task *cur = rt_of(L)->current;
+    if (co && (lcoro_is_parked(co) || (co != L && cur && cur->run->co == co)))
         return luaL_error(L, "cannot close a normal coroutine");
     if (co && task_of_thread(co) && co != L)
         return luaL_error(L, "cannot close a task's own thread");

@@ -155,6 +155,7 @@ struct task {
     bool cancel_reason : 1;   /* UV_DATA holds the Cancelled that cancel(reason) made */
     bool c_body : 1;          /* the body is a C function: dumps show the spawn site */
     bool pooled : 1;          /* its thread is one of the pool's, to be idle again after it */
+    bool yielded : 1;         /* --seed: ready by its own yield, see seed_rank */
     uint64_t finish_seq;      /* order in which tasks finished, for "the first error" */
     struct task *ready_next;  /* ready FIFO */
     struct task *list_prev, *list_next;
@@ -246,6 +247,7 @@ struct rt {
     int mt_ref[MT_COUNT];     /* ref: registry, the metatables of the userdata types */
     const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */
+    struct seed *seed;        /* owned: NULL without --seed */
 };
 
 /* The diagnostics' hooks: one branch each on the hot paths, compiled out altogether with

@@ -27,6 +27,7 @@
 #include "resolve.h"
 #include "clock.h"
 #include "alloc.h"
+#include "seed.h"
 
 #define ASYNCRUN_VERSION "0.1.0"
 #define RT_GRACE_SECONDS 5.0
@@ -231,6 +232,7 @@ static int rt_pmain(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, "LUA_NOENV");
     }
     luaL_openlibs(L);
+    seed_math_random(rt, L);
     rt_arg_table(L, opt);
     opt->open_libs(L);
     if (opt->warnings)
@@ -307,6 +309,8 @@ static const char *rt_open(struct rt *rt, int *err)
         return "cannot start --stats";
     if ((*err = debug_open(rt)) != 0)
         return "cannot start the --debug watchdog";
+    if ((*err = seed_open(rt)) != 0)
+        return "cannot start --seed";
     return NULL;
 }
 
@@ -365,6 +369,7 @@ out:
     rt_close_loop(&rt);
     debug_close(&rt);
     stats_close(&rt);
+    seed_close(&rt);
     trace_close(&rt);
     sched_close(&rt);
     rt_close_state(&rt);

@@ -3,6 +3,7 @@
 #define ASYNCRUN_RT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "status.h"
 
@@ -20,6 +21,9 @@ struct rt_chunk {
 
 enum rt_trace_format { TRACE_OFF, TRACE_TEXT, TRACE_JSON, TRACE_CHROME, TRACE_HTML };
 enum rt_stats_format { STATS_OFF, STATS_TEXT, STATS_JSON };
+/* How --seed orders a ready batch: each run draws one of the two (mixed), a uniform shuffle,
+ * or PCT's priorities (runtime/seed.c) */
+enum rt_seed_strategy { SEED_MIXED, SEED_SHUFFLE, SEED_PCT };
 
 struct rt_options {
     char **argv;          /* borrowed: the process's argv, for the `arg` table */
@@ -44,6 +48,12 @@ struct rt_options {
     /* opens the bindings after the standard libraries, as lua.c has luaL_openlibs open
      * Lua's: the runtime never calls the bindings otherwise (see RT_REPL) [-0, +0, e] */
     void (*open_libs)(struct lua_State *L);
+    bool seeded;          /* --seed or ASYNCRUN_SEED: a seeded schedule */
+    uint64_t seed;
+    enum rt_seed_strategy seed_strategy; /* ASYNCRUN_SEED_STRATEGY */
+    int explore;          /* --explore runs, 0 when off (cli/explore.c) */
+    int explore_index;    /* argv index of --explore, for the runs' command lines */
+    int seed_index, seed_argn; /* argv index of --seed and its word count, 0 when none */
 };
 
 /* Runs the whole lifecycle of SPEC §2 and returns the process exit status. */

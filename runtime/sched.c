@@ -1,4 +1,5 @@
-/* The scheduler. Tasks that were ready when a batch began run in FIFO order; tasks woken
+/* The scheduler. Tasks that were ready when a batch began run in FIFO order (in a seeded
+ * order under --seed, see seed.c); tasks woken
  * during the batch run in the next one, so none can starve the others. The loop is polled
  * without blocking about once a millisecond while tasks are ready, and blocks in epoll only
  * when none is: a switch between tasks costs a resume, not a system call. */
@@ -15,6 +16,7 @@
 #include "stats.h"
 #include "debug.h"
 #include "clock.h"
+#include "seed.h"
 
 
 void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
@@ -112,6 +114,8 @@ static void sched_arm(struct rt *rt, struct task *t)
             sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_READY:
+        if (rt->seed)
+            t->yielded = true; /* it must not overtake the tasks ready before it */
         sched_ready(rt, t, WAKE_OK);
         return;
     default:
@@ -196,6 +200,8 @@ static void sched_step(struct rt *rt, struct task *t)
 
 static void sched_batch(struct rt *rt)
 {
+    if (rt->seed)
+        seed_order(rt);
     struct task *t = rt->ready.head;
     rt->ready.head = rt->ready.tail = NULL;
     while (t) {

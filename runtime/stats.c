@@ -100,11 +100,14 @@ void stats_print(struct rt *rt)
                 "{\"wall_s\":%.6f,\"cpu_user_s\":%.6f,\"cpu_sys_s\":%.6f,\"loop_iterations\":%" PRIu64
                 ",\"tasks_spawned\":%zu,\"tasks_done\":%zu,\"tasks_failed\":%zu,"
                 "\"tasks_cancelled\":%zu,\"tasks_peak\":%zu,\"max_step_s\":%.6f,"
-                "\"lua_mem_peak_bytes\":%zu,\"rss_peak_bytes\":%lld}\n",
+                "\"lua_mem_peak_bytes\":%zu,\"rss_peak_bytes\":%lld",
                 wall, stats_seconds(ru.ru_utime), stats_seconds(ru.ru_stime), rt->iterations,
                 rt->spawned, rt->ended[TASK_DONE - TASK_DONE], rt->ended[TASK_FAILED - TASK_DONE],
                 rt->ended[TASK_CANCELLED - TASK_DONE], rt->peak_live, s->longest.run,
                 rt->alloc.peak, rss);
+        if (rt->opt->seeded)
+            fprintf(f, ",\"seed\":%" PRIu64, rt->opt->seed);
+        fputs("}\n", f);
         return;
     }
     fprintf(f, "asyncrun stats:\n");
@@ -112,6 +115,8 @@ void stats_print(struct rt *rt)
     fprintf(f, "  %-18s %.6f s user, %.6f s system\n", "cpu", stats_seconds(ru.ru_utime),
             stats_seconds(ru.ru_stime));
     fprintf(f, "  %-18s %" PRIu64 "\n", "loop iterations", rt->iterations);
+    if (rt->opt->seeded)
+        fprintf(f, "  %-18s %" PRIu64 "\n", "seed", rt->opt->seed);
     fprintf(f, "  %-18s %zu spawned, %zu done, %zu failed, %zu cancelled, %zu peak live\n",
             "tasks", rt->spawned, rt->ended[0], rt->ended[1], rt->ended[2], rt->peak_live);
     if (s->longest.id)

@@ -348,8 +348,9 @@ void trace_loop_start(struct rt *rt)
 {
     if (!rt->trace)
         return;
-    struct field fs[] = {FNUM("t", trace_clock(rt)), FSTR("event", "loop-start")};
-    trace_emit(rt, fs, 2);
+    struct field fs[] = {FNUM("t", trace_clock(rt)), FSTR("event", "loop-start"),
+                         FINT("seed", rt->opt->seed)};
+    trace_emit(rt, fs, rt->opt->seeded ? 3 : 2);
 }
 
 void trace_loop_close(struct rt *rt)

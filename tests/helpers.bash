@@ -16,6 +16,7 @@ script() {
 # The environment must not change what a test sees.
 clean_environment() {
     unset LUA_INIT LUA_INIT_5_4 ASYNCRUN_TRACE ASYNCRUN_TRACE_FILE ASYNCRUN_STATS ASYNCRUN_MEMLIMIT
+    unset ASYNCRUN_SEED ASYNCRUN_SEED_STRATEGY
 }
 
 # Fails unless $stderr (from `run --separate-stderr`) contains $1.
