@@ -225,7 +225,7 @@ $(DEB): $(DIST) | build/.deps
 	@cp build/deb/$(notdir $@) $@
 
 # The package test, plus (as root) installing it with dpkg -i and removing it with dpkg -r.
-check-deb: $(DEB)
+check-deb: $(DEB) $(BIN)
 	@ASYNCRUN_CHECK_DEB_INSTALL=1 bats tests/package.bats
 
 clean:
