@@ -193,14 +193,15 @@ uninstall:
 DIST_FILES := $(shell if [ -e .git ]; then git ls-files; else find . -path ./build -prune -o -type f -print; fi)
 # file times: the last commit's
 DIST_TIME  := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+DIST_LIST   = $(sort $(wildcard $(patsubst ./%,%,$(DIST_FILES))))
 DIST = build/asyncrun-$(VERSION).tar.gz
 
 dist: $(DIST)
 
-$(DIST): $(wildcard $(DIST_FILES))
+$(DIST): $(DIST_LIST)
 	@mkdir -p build
 	@echo "  DIST    $@"
-	@printf '%s\n' $(sort $(patsubst ./%,%,$(DIST_FILES))) | \
+	@printf '%s\n' $(DIST_LIST) | \
 	  tar -c --no-recursion --transform='s,^,asyncrun-$(VERSION)/,' --owner=0 --group=0 \
 	      --numeric-owner --mtime=@$(DIST_TIME) -T - | gzip -9n > $@.tmp && mv $@.tmp $@
 
