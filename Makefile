@@ -191,8 +191,8 @@ uninstall:
 # The source tarball: the files git tracks (every file, outside a git checkout), under
 # asyncrun-VERSION/, with fixed owners, order and times so that it is the same each time.
 DIST_FILES := $(shell if [ -e .git ]; then git ls-files; else find . -path ./build -prune -o -type f -print; fi)
-# file times: the last commit's
-DIST_TIME  := $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+# file times: the last commit's (in an unpacked tarball, the tarball's: lintian rejects 1970)
+DIST_TIME  := $(shell if [ -e .git ]; then git log -1 --format=%ct; else stat -c %Y VERSION; fi)
 DIST_LIST   = $(sort $(wildcard $(patsubst ./%,%,$(DIST_FILES))))
 DIST = build/asyncrun-$(VERSION).tar.gz
 

@@ -119,8 +119,9 @@ expected_files() {
     need_deb
     command -v lintian >/dev/null || skip "lintian is not installed (Debian package lintian)"
     [[ "$ASYNCRUN" != *asan* ]] || skip "the package does not change with the binary under test"
-    run -0 --separate-stderr lintian --fail-on error,warning "$DEB"
+    run --separate-stderr lintian --fail-on error,warning "$DEB"
     assert_output ""
+    assert_success
 }
 
 @test "extracted with dpkg-deb -x, the binary runs an example; the docs are what they claim" {
