@@ -2,6 +2,10 @@
 # AddressSanitizer + UBSan; `make demo` runs an example with --trace. Both install missing
 # Debian packages first.
 
+# The one place of the version: --version, the man page's header (checked by
+# tests/package.bats), the Debian package and the source tarball take it from here.
+VERSION := $(shell cat VERSION)
+
 PKG_CONFIG ?= pkg-config
 LUA_PKG    := lua5.4
 # Debian's libev-dev ships no .pc file: fall back to plain -lev.
@@ -34,18 +38,18 @@ ASAN_BIN = build/asan/asyncrun
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
                lua-cjson python3 valgrind procps groff-base tmux zsh fish curl \
-               redis-server socat netcat-openbsd libedit2
+               redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
         install uninstall bench bench-deps bench-callgrind bench-trace-cost fuzz stress \
-        valgrind-check
+        valgrind-check dist deb check-deb
 
 all: $(BIN)
 
 $(BIN): $(OBJS) lua/exports.list
 	@echo "  LINK    $@"
-	@$(CC) $(ALL_CFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	@$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 build/obj/%.o: %.c | build/.deps
 	@mkdir -p $(dir $@)
@@ -59,6 +63,12 @@ build/gen/async_lua.h: lua/async.lua
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
 
 build/obj/lua/lasync.o build/asan/lua/lasync.o build/notrace/lua/lasync.o: build/gen/async_lua.h
+
+build/gen/version.h: VERSION
+	@mkdir -p $(dir $@)
+	@echo '#define ASYNCRUN_VERSION "$(VERSION)"' > $@
+
+build/obj/runtime/rt.o build/asan/runtime/rt.o build/notrace/runtime/rt.o: build/gen/version.h
 
 asan: $(ASAN_BIN)
 
@@ -177,6 +187,47 @@ install: $(BIN)
 uninstall:
 	rm -f $(BINDIR)/asyncrun $(MANDIR)/asyncrun.1 $(BASHDIR)/asyncrun \
 	      $(ZSHDIR)/_asyncrun $(FISHDIR)/asyncrun.fish
+
+# The source tarball: the files git tracks (every file, outside a git checkout), under
+# asyncrun-VERSION/, with fixed owners, order and times so that it is the same each time.
+DIST_FILES := $(shell if [ -e .git ]; then git ls-files; else find . -path ./build -prune -o -type f -print; fi)
+# file times: the last commit's (in an unpacked tarball, the tarball's: lintian rejects 1970)
+DIST_TIME  := $(shell if [ -e .git ]; then git log -1 --format=%ct; else stat -c %Y VERSION; fi)
+DIST_LIST   = $(sort $(wildcard $(patsubst ./%,%,$(DIST_FILES))))
+DIST = build/asyncrun-$(VERSION).tar.gz
+
+dist: $(DIST)
+
+$(DIST): $(DIST_LIST)
+	@mkdir -p build
+	@echo "  DIST    $@"
+	@printf '%s\n' $(DIST_LIST) | \
+	  tar -c --no-recursion --transform='s,^,asyncrun-$(VERSION)/,' --owner=0 --group=0 \
+	      --numeric-owner --mtime=@$(DIST_TIME) -T - | gzip -9n > $@.tmp && mv $@.tmp $@
+
+# The Debian package is built by dpkg-buildpackage with debhelper from debian/, not put
+# together with dpkg-deb from a staged `make install`: debhelper does what lintian checks
+# (hardening flags from dpkg-buildflags, Depends from dpkg-shlibdeps, stripping, compressed
+# man page and changelogs, md5sums, permissions) the way every other Debian package does.
+# It builds in the unpacked tarball, which shows the tarball builds and keeps its clean
+# step (make clean) away from this checkout's build/.
+DEB_ARCH = $(shell dpkg --print-architecture 2>/dev/null)
+DEB = build/asyncrun_$(VERSION)_$(DEB_ARCH).deb
+
+deb: $(DEB)
+
+$(DEB): $(DIST) | build/.deps
+	@echo "  DEB     $@"
+	@rm -rf build/deb && mkdir -p build/deb
+	@tar -xzf $(DIST) -C build/deb
+	@debian/changelog.sh build/deb/asyncrun-$(VERSION) > build/deb/asyncrun-$(VERSION)/debian/changelog
+	@cd build/deb/asyncrun-$(VERSION) && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || \
+	  { tail -n 30 ../build.log; exit 1; }
+	@cp build/deb/$(notdir $@) $@
+
+# The package test, plus (as root) installing it with dpkg -i and removing it with dpkg -r.
+check-deb: $(DEB) $(BIN)
+	@ASYNCRUN_CHECK_DEB_INSTALL=1 bats tests/package.bats
 
 clean:
 	rm -rf build

@@ -28,8 +28,8 @@
 #include "clock.h"
 #include "alloc.h"
 #include "seed.h"
+#include "version.h" /* ASYNCRUN_VERSION, generated from the file VERSION */
 
-#define ASYNCRUN_VERSION "0.1.0"
 #define RT_GRACE_SECONDS 5.0
 
 void rt_before_exit(struct rt *rt)
