@@ -35,11 +35,12 @@ no_survivor() {
 
 # The process tests of the Lua suite and of io.bats, under the fallback.
 
-@test "tests/lua/process.lua passes with ASYNCRUN_NO_PIDFD=1" {
+@test "tests/lua/process.lua and the process regress scripts pass with ASYNCRUN_NO_PIDFD=1" {
     cd "$LUA_TESTS"
-    ASYNCRUN_NO_PIDFD=1 LUA_PATH="$BATS_TEST_DIRNAME/../tests/lib/?.lua;$BATS_TEST_DIRNAME/lib/?.lua;;" \
-        run "$ASYNCRUN" process.lua
-    assert_success
+    for f in process.lua ../regress/020-*.lua ../regress/021-*.lua; do
+        ASYNCRUN_NO_PIDFD=1 LUA_PATH="$BATS_TEST_DIRNAME/lib/?.lua;;" run "$ASYNCRUN" "$f"
+        [ "$status" -eq 0 ] || fail "$f: $output"
+    done
 }
 
 @test "the process tests of io.bats pass with ASYNCRUN_NO_PIDFD=1" {
