@@ -40,10 +40,17 @@ static void proc_describe(struct resource *r, char *buf, size_t size)
     snprintf(buf, size, "%d (%s)", (int)p->pid, exited ? "exited, never waited for" : "still running: killed");
 }
 
-/* kill(2) to the child's whole group, so that its own children go with it. */
+/* kill(2) to the child's whole group, so that its own children go with it; to the child
+ * alone if it has moved to another group (setpgid) and left its own empty. */
 static int proc_signal(const struct proc *p, int signo)
 {
-    return kill(p->group ? -p->pid : p->pid, signo);
+    if (p->group) {
+        if (kill(-p->pid, signo) == 0)
+            return 0;
+        if (errno != ESRCH)
+            return -1;
+    }
+    return kill(p->pid, signo);
 }
 
 /* File actions making fd 0-2 what the caller asked for. */
@@ -95,6 +102,8 @@ static int proc_exit_fd(struct rt *rt, struct proc *p)
             fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
             return 0;
         }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+            return -errno; /* a shortage, not a kernel or sandbox without pidfds */
         rt->pidfd_mode = -1;
     }
     int err = signal_watch_children();
