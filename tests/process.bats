@@ -67,7 +67,9 @@ local codes = async.gather(t)
 print(table.concat(codes, " "))
 EOF
 )
-    run --separate-stderr strace -f -o "$BATS_TEST_TMPDIR/strace" -e trace=pidfd_open \
+    # LeakSanitizer cannot work under ptrace: off for this run of an ASan build
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+        run --separate-stderr strace -f -o "$BATS_TEST_TMPDIR/strace" -e trace=pidfd_open \
         -e inject=pidfd_open:error=ENOSYS "$ASYNCRUN" "$s"
     assert_success
     assert_output "out
@@ -91,9 +93,9 @@ nil	exit	6
 @test "trace events are the same in both modes" {
     for mode in "${MODES[@]}"; do
         ASYNCRUN_NO_PIDFD=$mode run "$ASYNCRUN" --trace=json --trace-file="$BATS_TEST_TMPDIR/t$mode.jsonl" \
-            -e 'async.exec({"sleep", "0.1"}):wait(); async.capture({"true"})'
+            -e 'async.exec({"sleep", "0.1"}):wait()'
         assert_success
-        grep -o '"event":"[^"]*"\|"on":"[a-z]*' "$BATS_TEST_TMPDIR/t$mode.jsonl" | sort -u >"$BATS_TEST_TMPDIR/e$mode"
+        grep -o '"event":"[^"]*"\|"on":"[a-z]*' "$BATS_TEST_TMPDIR/t$mode.jsonl" >"$BATS_TEST_TMPDIR/e$mode"
     done
     grep -q '"on":"process' "$BATS_TEST_TMPDIR/e"
     diff "$BATS_TEST_TMPDIR/e" "$BATS_TEST_TMPDIR/e1"
