@@ -197,6 +197,7 @@ static void lproc_io_close(struct lproc_io *io)
                 close(io->pipes[i][k]);
         if (io->fd[i] >= 0)
             close(io->fd[i]);
+        io->pipes[i][0] = io->pipes[i][1] = io->fd[i] = -1;
     }
 }
 
@@ -341,11 +342,11 @@ static int lproc_exec(lua_State *L)
             lua_setfield(L, 8, names[i]);
         }
     bool group = lproc_group(L, opts);
-    int err = lproc_io_open(&io, &stdio);
-    if (err)
-        return laux_failure(L, err, NULL);
-    stdio.group = group && !lproc_reads_terminal(&stdio);
-    err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
+    int io_err = lproc_io_open(&io, &stdio), err = -io_err;
+    if (!io_err) {
+        stdio.group = group && !lproc_reads_terminal(&stdio);
+        err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
+    }
     for (int i = 0; i < 3; i++) {
         int child = i == 0 ? 0 : 1;
         if (io.mode[i] == IO_PIPE && !err) {
@@ -359,8 +360,8 @@ static int lproc_exec(lua_State *L)
         }
     }
     lproc_io_close(&io);
-    if (err)
-        return laux_failure(L, -err, argv[0]);
+    if (err) /* a failure to start the program names it */
+        return laux_failure(L, -err, io_err ? NULL : argv[0]);
     lua_setiuservalue(L, 7, 1);
     lua_pushvalue(L, 7);
     lp->ref = luaL_ref(L, LUA_REGISTRYINDEX);
