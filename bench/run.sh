@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# asyncrun against its peers on the five workloads W1-W5 (bench/README.md), in one run,
+# asyncrun against its peers on the six workloads W1-W6 (bench/README.md), in one run,
 # and bench/RESULTS.md written from it.
 #
 # usage: bench/run.sh [FILTER]     FILTER: a grep -E pattern matching whole workload
-#                                  names (w1 w2 w3 w4 w4rss w5), e.g. 'w2|w3'; default all
+#                                  names (w1 w2 w3 w4 w4rss w5 w6), e.g. 'w2|w3'; default all
 # env:   BENCH_QUICK=1   smaller sizes, 3 runs (a few minutes in all)
 #        RUNS            timed runs per row (default 5; 3 in quick mode)
 #        ASYNCRUN        the binary (default build/asyncrun; copied first, so a rebuild
@@ -51,6 +51,7 @@ if [ -n "$QUICK" ]; then
   W4_N=20000; W4_MS=100
   W4RSS_N=20000
   W5_C=20; W5_R=500
+  W6_N=500; W6_J=32
   MODE="quick (BENCH_QUICK=1)"
 else
   RUNS=${RUNS:-5}
@@ -60,6 +61,7 @@ else
   W4_N=100000; W4_MS=100
   W4RSS_N=100000
   W5_C=100; W5_R=1000
+  W6_N=2000; W6_J=32
   MODE="full"
 fi
 
@@ -160,6 +162,13 @@ row w5_luv          luv      "luv (coroutine per conn)" "$LUA" "$P/w5_tcp_echo/l
 row w5_cqueues      cqueues  "cqueues sockets"          "$LUA" "$P/w5_tcp_echo/lua_cqueues.lua" "$W5_C" "$W5_R"
 row w5_py_asyncio   py       "asyncio streams"          "$PY" "$P/w5_tcp_echo/py_asyncio.py" "$W5_C" "$W5_R"
 
+# W6 in both ways of seeing a child exit: pidfds, and the SIGCHLD fallback
+row w6_asyncrun     asyncrun "asyncrun (pidfd)"         "$A" w6_exec.lua "$W6_N" "$W6_J"
+row w6_asyncrun_sigchld asyncrun "asyncrun (SIGCHLD fallback)" env ASYNCRUN_NO_PIDFD=1 "$A" w6_exec.lua "$W6_N" "$W6_J"
+row w6_xargs        asyncrun "xargs -P (no capture)"    sh "$P/w6_exec/xargs.sh" "$W6_N" "$W6_J"
+row w6_py_asyncio   py       "asyncio"                  "$PY" "$P/w6_exec/py_asyncio.py" "$W6_N" "$W6_J"
+row w6_node         node     "Node (execFile)"          "$NODE" "$P/w6_exec/node.js" "$W6_N" "$W6_J"
+
 W1_ROWS=(w1_asyncrun w1_lua_e w1_lua_plain w1_luv w1_cqueues w1_py_asyncio w1_py_uvloop w1_node)
 W2_ROWS=(w2_asyncrun w2_node w2_lua_plain w2_luajit_plain w2_luv w2_cqueues w2_py_asyncio w2_py_uvloop)
 W3_ROWS=(w3_asyncrun w3_node w3_lua_plain w3_luajit_plain w3_luv w3_cqueues w3_py_asyncio w3_py_uvloop)
@@ -167,6 +176,7 @@ W4_ROWS=(w4_asyncrun w4_node w4_luv w4_cqueues w4_py_asyncio w4_py_uvloop)
 W4RSS_ROWS=()
 for rt in "${W4RSS_RT[@]}"; do W4RSS_ROWS+=("w4rss_${rt}_n" "w4rss_${rt}_0"); done
 W5_ROWS=(w5_asyncrun w5_py_uvloop w5_node w5_luv w5_cqueues w5_py_asyncio)
+W6_ROWS=(w6_asyncrun w6_asyncrun_sigchld w6_xargs w6_py_asyncio w6_node)
 
 # --- measuring ----------------------------------------------------------------------
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -275,7 +285,7 @@ median() { # file -> median of its numbers, or nothing
   [ -s "$1" ] || return 0
   sort -g "$1" | awk '{v[NR]=$1} END{if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
 }
-declare -A WALL RSS CPU NRUNS
+declare -A WALL RSS CPU NRUNS OWNCPU
 collect() {
   local id
   for id in "$@"; do
@@ -398,6 +408,18 @@ if wanted w3; then log "== W3 switch N=$W3_N"; measure_runs "${W3_ROWS[@]}"; col
 if wanted w4; then log "== W4 timers N=$W4_N"; measure_runs "${W4_ROWS[@]}"; collect "${W4_ROWS[@]}"; fi
 if wanted w4rss; then log "== W4 RSS per sleeping task N=$W4RSS_N"; measure_runs "${W4RSS_ROWS[@]}"; collect "${W4RSS_ROWS[@]}"; fi
 if wanted w5; then log "== W5 TCP echo C=$W5_C R=$W5_R"; measure_runs "${W5_ROWS[@]}"; collect "${W5_ROWS[@]}"; fi
+if wanted w6; then
+  log "== W6 exec N=$W6_N J=$W6_J"; measure_runs "${W6_ROWS[@]}"; collect "${W6_ROWS[@]}"
+  # asyncrun's own CPU time per child (the rows' cpu includes the children's): median of 3
+  for id in w6_asyncrun w6_asyncrun_sigchld; do
+    runnable "$id" || continue
+    : > "$OUT/$id.owncpu"
+    for k in 1 2 3; do
+      eval "${CMD[$id]} cpu" 2>&1 >/dev/null | sed -n 's/^asyncrun own cpu: \([0-9.]*\) us.*/\1/p' >> "$OUT/$id.owncpu"
+    done
+    OWNCPU[$id]=$(median "$OUT/$id.owncpu")
+  done
+fi
 
 ELAPSED=$(( $(date +%s) - T0 ))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -535,6 +557,25 @@ if wanted w5; then
   fi
 fi
 
+if wanted w6; then
+  echo
+  echo "## W6 exec: $(fmt_n "$W6_N") runs of \`/bin/echo i\`, at most $W6_J at once, each output captured"
+  echo
+  echo "cpu includes the children's (every \`/bin/echo\` start); xargs captures nothing in its"
+  echo "parent (its children write to one pipe), a floor for the fork+exec cost."
+  echo
+  workload_table "$W6_N" "children/s" w6_asyncrun "${W6_ROWS[@]}"
+  echo
+  for id in w6_asyncrun w6_asyncrun_sigchld; do
+    [ -n "${OWNCPU[$id]:-}" ] && echo "${LABEL[$id]}: own CPU time (user + sys of asyncrun alone, median of 3 runs) $(printf '%.0f' "${OWNCPU[$id]}") µs per child."
+  done
+  for id in w6_asyncrun w6_asyncrun_sigchld; do
+    ratio_goal W6 "${LABEL[$id]} ≤ 0.8 × \`xargs -P $W6_J\`" "$id" w6_xargs 0.8
+    ratio_goal W6 "${LABEL[$id]} ≤ 0.9 × asyncio" "$id" w6_py_asyncio 0.9
+    ratio_goal W6 "${LABEL[$id]} ≤ 0.5 × Node" "$id" w6_node 0.5
+  done
+fi
+
 echo
 echo "## Goals"
 echo
@@ -581,10 +622,11 @@ readme_table() {
   echo "| W3 1M ping-pong round trips through two queues | $(fmt_s "${WALL[w3_asyncrun]}") | $(readme_ratio w3_asyncrun w3_node) | $(readme_ratio w3_asyncrun w3_py_asyncio asyncio) | $(readme_ratio w3_asyncrun w3_lua_plain "(resume/yield)") |"
   echo "| W4 100k random sleeps | $(fmt_s "${WALL[w4_asyncrun]}") | $(readme_ratio w4_asyncrun w4_node) | $(readme_ratio w4_asyncrun w4_py_asyncio asyncio) | — |"
   echo "| W5 TCP echo, 100 clients × 1,000 round trips | $(fmt_s "${WALL[w5_asyncrun]}") | $(readme_ratio w5_asyncrun w5_node) | $(readme_ratio w5_asyncrun w5_py_uvloop uvloop) | — |"
+  echo "| W6 2,000 \`/bin/echo\` children, 32 at once, output captured | $(fmt_s "${WALL[w6_asyncrun]}") | $(readme_ratio w6_asyncrun w6_node) | $(readme_ratio w6_asyncrun w6_py_asyncio asyncio) | $(readme_ratio w6_asyncrun w6_xargs "(\`xargs -P 32\`)") |"
 }
 README=$ROOT/README.md
 if [ -z "$QUICK" ] && [ "$FILTER" = ".*" ] && ok w1_asyncrun && ok w2_asyncrun \
-   && ok w3_asyncrun && ok w4_asyncrun && ok w5_asyncrun && grep -q '^<!-- perf-table -->$' "$README"; then
+   && ok w3_asyncrun && ok w4_asyncrun && ok w5_asyncrun && ok w6_asyncrun && grep -q '^<!-- perf-table -->$' "$README"; then
   readme_table > "$OUT/readme_table.md"
   awk -v table="$OUT/readme_table.md" '
     /^<!-- perf-table -->$/ { print; while ((getline line < table) > 0) print line; skip = 1; next }

@@ -463,15 +463,19 @@ function async.capture(argv, opts)
     argerror(2, "capture", "opts.input must be a string")
   end
   local stdin = opts.stdin
-  if stdin ~= nil and stdin ~= "inherit" and stdin ~= "pipe" and stdin ~= "null" then
-    argerror(2, "capture", 'opts.stdin must be "inherit", "pipe" or "null"')
+  if type(stdin) == "string" and stdin ~= "inherit" and stdin ~= "pipe" and stdin ~= "null"
+      or stdin ~= nil and type(stdin) ~= "string" and type(stdin) ~= "userdata" then
+    argerror(2, "capture", 'opts.stdin must be "inherit", "pipe", "null", a stream or a file')
+  end
+  if opts.stderr ~= nil and opts.stderr ~= "stdout" then
+    argerror(2, "capture", 'opts.stderr must be "stdout" (2>&1) or nil')
   end
   if opts.env ~= nil and type(opts.env) ~= "table" then
     argerror(2, "capture", "opts.env must be a table")
   end
   local p, err, code = async.exec(argv, {
-    stdin = input and "pipe" or opts.stdin or "null", stdout = "pipe", stderr = "pipe",
-    env = opts.env, cwd = opts.cwd,
+    stdin = input and "pipe" or opts.stdin or "null", stdout = "pipe",
+    stderr = opts.stderr or "pipe", env = opts.env, cwd = opts.cwd, group = opts.group,
   })
   if not p then return nil, err, code end
   local out, errs
@@ -483,7 +487,11 @@ function async.capture(argv, opts)
       p.stdin:close() -- nothing to feed: the child sees the end of its input
     end
     s:spawn(function() out = p.stdout:read("a"); p.stdout:close() end)
-    s:spawn(function() errs = p.stderr:read("a"); p.stderr:close() end)
+    if p.stderr then
+      s:spawn(function() errs = p.stderr:read("a"); p.stderr:close() end)
+    else -- 2>&1: all of it is in out
+      errs = ""
+    end
   end)
   if not ok then -- cancelled or timed out: the child goes too
     p:kill("KILL")

@@ -3,6 +3,7 @@
  * when the child is reaped (by wait, or by shutdown, which kills what still runs). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,23 +115,141 @@ static int lproc_tostring(lua_State *L)
     return 1;
 }
 
-/* [-0, +0, v] "inherit" | "pipe" | "null" for opts[name] */
-static int lproc_stdio_mode(lua_State *L, int opts, const char *name, const char *dflt)
+/* What opts.stdin/stdout/stderr ask for. */
+enum { IO_INHERIT, IO_PIPE, IO_NULL, IO_STREAM, IO_FILE, IO_STDOUT };
+
+struct lproc_io {
+    int mode[3];
+    struct stream *stream[3]; /* IO_STREAM: borrowed, anchored by opts */
+    FILE *file[3];            /* IO_FILE: borrowed, anchored by opts */
+    int fd[3];                /* a descriptor of ours (>= 3) handed to the child, or -1 */
+    int pipes[3][2];          /* IO_PIPE: both ends until the spawn */
+};
+
+/* [-0, +0, v] opts[names[i]]: "inherit" | "pipe" | "null" | "stdout" (stderr only) | an
+ * open stream | an open Lua file */
+static void lproc_stdio_mode(lua_State *L, int opts, int i, struct lproc_io *io)
 {
-    static const char *const modes[] = {"inherit", "pipe", "null", NULL};
-    if (opts == 0 || lua_getfield(L, opts, name) == LUA_TNIL) {
+    static const char *const names[3] = {"stdin", "stdout", "stderr"};
+    static const char *const modes[] = {"inherit", "pipe", "null"};
+    io->mode[i] = IO_INHERIT;
+    if (opts == 0 || lua_getfield(L, opts, names[i]) == LUA_TNIL) {
         if (opts)
             lua_pop(L, 1);
-        lua_pushstring(L, dflt);
+        return;
     }
-    const char *mode = lua_tostring(L, -1);
-    for (int i = 0; modes[i]; i++)
-        if (mode && strcmp(mode, modes[i]) == 0) {
+    const char *mode = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    for (int m = 0; mode && m < 3; m++)
+        if (strcmp(mode, modes[m]) == 0) {
+            io->mode[i] = m;
             lua_pop(L, 1);
-            return i;
+            return;
         }
-    return luaL_error(L, "bad argument #2 to 'exec' (opts.%s must be \"inherit\", \"pipe\" or "
-                         "\"null\")", name);
+    if (mode && i == 2 && strcmp(mode, "stdout") == 0) {
+        io->mode[i] = IO_STDOUT;
+    } else if ((io->stream[i] = laux_test(L, -1, MT_STREAM))) {
+        io->mode[i] = IO_STREAM;
+        if (io->stream[i]->closed)
+            luaL_error(L, "bad argument #2 to 'exec' (opts.%s is a closed stream)", names[i]);
+    } else if (luaL_testudata(L, -1, LUA_FILEHANDLE)) {
+        luaL_Stream *f = lua_touserdata(L, -1);
+        io->mode[i] = IO_FILE;
+        io->file[i] = f->f;
+        if (!f->closef)
+            luaL_error(L, "bad argument #2 to 'exec' (opts.%s is a closed file)", names[i]);
+    } else {
+        luaL_error(L, "bad argument #2 to 'exec' (opts.%s must be \"inherit\", \"pipe\", "
+                      "\"null\", %sa stream or a file)", names[i], i == 2 ? "\"stdout\", " : "");
+    }
+    lua_pop(L, 1);
+}
+
+/* A process's pipe (the only non-std stream on a pipe) is handed over, not shared. */
+static bool lproc_handed_over(const struct stream *s)
+{
+    return !s->std && s->kind == STREAM_FD;
+}
+
+/* A stream's descriptor for a child, as a blocking one: the std streams by their own fd
+ * 0-2 (the stream may hold a private non-blocking reopening), a socket made blocking (the
+ * parent uses MSG_DONTWAIT on it), a process's pipe made blocking for good, since it is
+ * handed over: the parent closes its copy after the spawn, as a shell does. */
+static int lproc_stream_fd(struct stream *s)
+{
+    static const char *const std[3] = {"stdin", "stdout", "stderr"};
+    if (s->std)
+        for (int k = 0; k < 3; k++)
+            if (strcmp(s->name, std[k]) == 0)
+                return k;
+    if (s->kind != STREAM_FILE) {
+        int flags = fcntl(s->fd, F_GETFL);
+        if (flags >= 0)
+            fcntl(s->fd, F_SETFL, flags & ~O_NONBLOCK);
+    }
+    return s->fd;
+}
+
+static void lproc_io_close(struct lproc_io *io)
+{
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < 2; k++)
+            if (io->pipes[i][k] >= 0)
+                close(io->pipes[i][k]);
+        if (io->fd[i] >= 0)
+            close(io->fd[i]);
+        io->pipes[i][0] = io->pipes[i][1] = io->fd[i] = -1;
+    }
+}
+
+/* Makes what the child gets: pipes, and private copies (>= 3, so that no dup2 onto 0-2
+ * clobbers another's source) of handed descriptors. 0 or errno, having closed them all. */
+static int lproc_io_open(struct lproc_io *io, struct proc_stdio *stdio)
+{
+    for (int i = 0; i < 3; i++) {
+        int src = -1;
+        stdio->fd[i] = io->mode[i] == IO_INHERIT ? -1 : io->mode[i] == IO_STDOUT ? -3 : -2;
+        if (io->mode[i] == IO_PIPE) {
+            if (pipe2(io->pipes[i], O_CLOEXEC) != 0)
+                goto fail;
+            int child = i == 0 ? 0 : 1; /* the child reads its stdin and writes the others */
+            stdio->fd[i] = io->pipes[i][child];
+            fcntl(io->pipes[i][1 - child], F_SETFL, O_NONBLOCK);
+        } else if (io->mode[i] == IO_STREAM) {
+            src = lproc_stream_fd(io->stream[i]);
+        } else if (io->mode[i] == IO_FILE) {
+            fflush(io->file[i]); /* what the script wrote comes first */
+            src = fileno(io->file[i]);
+        }
+        if (src >= 0 && (stdio->fd[i] = io->fd[i] = fcntl(src, F_DUPFD_CLOEXEC, 3)) < 0)
+            goto fail;
+    }
+    return 0;
+fail:;
+    int err = errno;
+    lproc_io_close(io);
+    return err;
+}
+
+/* [-0, +0, v] opts.group: a process group of its own unless false */
+static bool lproc_group(lua_State *L, int opts)
+{
+    bool group = true;
+    if (opts && lua_getfield(L, opts, "group") != LUA_TNIL) {
+        if (!lua_isboolean(L, -1))
+            luaL_error(L, "bad argument #2 to 'exec' (opts.group must be a boolean)");
+        group = lua_toboolean(L, -1);
+    }
+    if (opts)
+        lua_pop(L, 1);
+    return group;
+}
+
+/* A child reading the controlling terminal, asyncrun being its foreground job, stays in
+ * asyncrun's group: in a background group, reading the terminal would stop it (SIGTTIN). */
+static bool lproc_reads_terminal(const struct proc_stdio *stdio)
+{
+    int in = stdio->fd[0] == -1 ? 0 : stdio->fd[0];
+    return in >= 0 && isatty(in) && tcgetpgrp(in) == getpgrp();
 }
 
 /* [-0, +1, m] a NULL-terminated char* array in a userdata with one user value */
@@ -185,20 +304,12 @@ static const char *lproc_cwd(lua_State *L, int opts)
     return lua_tostring(L, -1);
 }
 
-static void lproc_close_pipes(int pipes[3][2])
-{
-    for (int i = 0; i < 3; i++)
-        for (int k = 0; k < 2; k++)
-            if (pipes[i][k] >= 0)
-                close(pipes[i][k]);
-}
-
 /* async.exec(argv [, opts]) -> process | nil, message, errno [-(1|2), +1|3, e] */
 static int lproc_exec(lua_State *L)
 {
     static const char *const names[3] = {"stdin", "stdout", "stderr"};
     struct rt *rt = rt_of(L);
-    int pipes[3][2] = {{-1, -1}, {-1, -1}, {-1, -1}}, modes[3];
+    struct lproc_io io = {.fd = {-1, -1, -1}, .pipes = {{-1, -1}, {-1, -1}, {-1, -1}}};
     struct proc_stdio stdio;
     luaL_checktype(L, 1, LUA_TTABLE);
     int opts = lua_isnoneornil(L, 2) ? 0 : (luaL_checktype(L, 2, LUA_TTABLE), 2);
@@ -218,39 +329,39 @@ static int lproc_exec(lua_State *L)
     char **envp = lproc_env(L, opts);     /* 5 */
     const char *cwd = lproc_cwd(L, opts); /* 6 */
     for (int i = 0; i < 3; i++)
-        modes[i] = lproc_stdio_mode(L, opts, names[i], "inherit");
+        lproc_stdio_mode(L, opts, i, &io);
     struct lproc *lp = lua_newuserdatauv(L, sizeof *lp, 1); /* 7 */
     memset(lp, 0, sizeof *lp);
     lp->ref = LUA_NOREF;
     rt_setmetatable(L, MT_PROC);
-    for (int i = 0; i < 3; i++) {
-        stdio.fd[i] = modes[i] == 0 ? -1 : -2;
-        if (modes[i] != 1)
-            continue;
-        if (pipe2(pipes[i], O_CLOEXEC) != 0) {
-            int err = errno;
-            lproc_close_pipes(pipes);
-            return laux_failure(L, err, NULL);
+    lua_createtable(L, 0, 3); /* 8: the parent's ends, as streams (made before any fd) */
+    struct stream *ends[3] = {NULL, NULL, NULL};
+    for (int i = 0; i < 3; i++)
+        if (io.mode[i] == IO_PIPE) {
+            ends[i] = lstream_new(L);
+            lua_setfield(L, 8, names[i]);
         }
-        int child = i == 0 ? 0 : 1; /* the child reads its stdin and writes the others */
-        stdio.fd[i] = pipes[i][child];
-        fcntl(pipes[i][1 - child], F_SETFL, O_NONBLOCK);
+    bool group = lproc_group(L, opts);
+    int io_err = lproc_io_open(&io, &stdio), err = -io_err;
+    if (!io_err) {
+        stdio.group = group && !lproc_reads_terminal(&stdio);
+        err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
     }
-    int err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
-    if (err) {
-        lproc_close_pipes(pipes);
-        return laux_failure(L, -err, argv[0]);
-    }
-    lua_createtable(L, 0, 3); /* the parent's ends, as streams */
     for (int i = 0; i < 3; i++) {
-        if (modes[i] != 1)
-            continue;
         int child = i == 0 ? 0 : 1;
-        close(pipes[i][child]);
-        struct stream *s = lstream_new(L);
-        stream_init(rt, s, pipes[i][1 - child], STREAM_FD, true, "pipe");
-        lua_setfield(L, -2, names[i]);
+        if (io.mode[i] == IO_PIPE && !err) {
+            stream_init(rt, ends[i], io.pipes[i][1 - child], STREAM_FD, true, "pipe");
+            io.pipes[i][1 - child] = -1;
+        } else if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i])) {
+            if (err) /* still the parent's */
+                fcntl(io.stream[i]->fd, F_SETFL, fcntl(io.stream[i]->fd, F_GETFL) | O_NONBLOCK);
+            else /* the child's now: its reader sees the end when the child's writer ends */
+                stream_close(rt, io.stream[i]);
+        }
     }
+    lproc_io_close(&io);
+    if (err) /* a failure to start the program names it */
+        return laux_failure(L, -err, io_err ? NULL : argv[0]);
     lua_setiuservalue(L, 7, 1);
     lua_pushvalue(L, 7);
     lp->ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -1,11 +1,14 @@
 /* A child's exit is seen through its pidfd (Linux 5.3+), not libev's ev_child, which on the
- * default loop reaps every child with waitpid(-1) and breaks io.popen and os.execute. */
+ * default loop reaps every child with waitpid(-1) and breaks io.popen and os.execute. The
+ * fallback keeps that promise: on SIGCHLD, waitid peeks (WNOWAIT) at our own pids only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +16,7 @@
 #include "proc.h"
 #include "io.h"
 #include "resource.h"
+#include "signal.h"
 
 extern char **environ;
 
@@ -21,13 +25,32 @@ static void proc_shutdown(struct rt *rt, struct resource *r)
     proc_close(rt, (struct proc *)r);
 }
 
+/* Peeks without reaping: the child's status stays for proc_reap (or io.popen's pclose). */
+static bool proc_exited(const struct proc *p)
+{
+    siginfo_t si = {0};
+    return waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid;
+}
+
 static void proc_describe(struct resource *r, char *buf, size_t size)
 {
     struct proc *p = (struct proc *)r;
-    siginfo_t si = {0};
-    /* peek without reaping: an exited child nobody waited for is not "running" */
-    bool exited = waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid;
+    /* an exited child nobody waited for is not "running" */
+    bool exited = proc_exited(p);
     snprintf(buf, size, "%d (%s)", (int)p->pid, exited ? "exited, never waited for" : "still running: killed");
+}
+
+/* kill(2) to the child's whole group, so that its own children go with it; to the child
+ * alone if it has moved to another group (setpgid) and left its own empty. */
+static int proc_signal(const struct proc *p, int signo)
+{
+    if (p->group) {
+        if (kill(-p->pid, signo) == 0)
+            return 0;
+        if (errno != ESRCH)
+            return -1;
+    }
+    return kill(p->pid, signo);
 }
 
 /* File actions making fd 0-2 what the caller asked for. */
@@ -38,6 +61,8 @@ static int proc_actions(posix_spawn_file_actions_t *fa, const struct proc_stdio 
     for (int i = 0; i < 3 && !err; i++) {
         if (stdio->fd[i] == -2)
             err = posix_spawn_file_actions_addopen(fa, i, "/dev/null", i ? O_WRONLY : O_RDONLY, 0);
+        else if (stdio->fd[i] == -3) /* 2>&1, after fd 1 is set */
+            err = posix_spawn_file_actions_adddup2(fa, 1, i);
         else if (stdio->fd[i] >= 0)
             err = posix_spawn_file_actions_adddup2(fa, stdio->fd[i], i);
     }
@@ -46,6 +71,50 @@ static int proc_actions(posix_spawn_file_actions_t *fa, const struct proc_stdio 
     if (!err) /* nothing but 0-2: not even descriptors inherited without close-on-exec */
         err = posix_spawn_file_actions_addclosefrom_np(fa, 3);
     return err;
+}
+
+/* Makes the exit fd readable once the child has exited (fallback mode). */
+static void proc_check_exit(struct proc *p)
+{
+    if (p->exit_seen || !proc_exited(p))
+        return;
+    p->exit_seen = true;
+    eventfd_write(p->pidfd, 1);
+}
+
+void proc_sigchld(struct rt *rt)
+{
+    for (struct resource *r = rt->resources; r; r = r->next)
+        if (r->shutdown == proc_shutdown && ((struct proc *)r)->fallback)
+            proc_check_exit((struct proc *)r);
+}
+
+/* The exit fd: a pidfd, or the fallback's eventfd (for good once pidfd_open failed). */
+static int proc_exit_fd(struct rt *rt, struct proc *p)
+{
+    if (rt->pidfd_mode == 0) {
+        const char *no = getenv("ASYNCRUN_NO_PIDFD");
+        rt->pidfd_mode = no && *no && strcmp(no, "0") != 0 ? -1 : 1;
+    }
+    if (rt->pidfd_mode > 0) {
+        p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+        if (p->pidfd >= 0) {
+            fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+            return 0;
+        }
+        if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+            return -errno; /* a shortage, not a kernel or sandbox without pidfds */
+        rt->pidfd_mode = -1;
+    }
+    int err = signal_watch_children();
+    if (err)
+        return err;
+    p->pidfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->pidfd < 0)
+        return -errno;
+    p->fallback = true;
+    proc_check_exit(p); /* it may have exited before SIGCHLD was caught */
+    return 0;
 }
 
 int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const envp[],
@@ -69,7 +138,10 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
     }
     err = proc_actions(&fa, stdio, cwd);
     if (!err)
-        err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+                                                  | (stdio->group ? POSIX_SPAWN_SETPGROUP : 0));
+    if (!err)
+        err = posix_spawnattr_setpgroup(&attr, 0); /* 0: the child's own pid */
     if (!err)
         err = posix_spawnattr_setsigmask(&attr, &none);
     if (!err)
@@ -80,14 +152,12 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
     posix_spawn_file_actions_destroy(&fa);
     if (err)
         return -err;
-    p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-    if (p->pidfd < 0) {
-        err = errno;
-        kill(p->pid, SIGKILL);
+    p->group = stdio->group;
+    if ((err = proc_exit_fd(rt, p)) != 0) {
+        proc_signal(p, SIGKILL);
         waitpid(p->pid, NULL, 0);
-        return -err;
+        return err;
     }
-    fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
     iosrc_init(&p->exit, p->pidfd, EV_READ, "process", (int)p->pid);
     p->res.kind = "process";
     p->res.shutdown = proc_shutdown;
@@ -126,14 +196,14 @@ int proc_kill(struct proc *p, int signo)
 {
     if (p->reaped)
         return -ESRCH;
-    return kill(p->pid, signo) == 0 ? 0 : -errno;
+    return proc_signal(p, signo) == 0 ? 0 : -errno;
 }
 
 void proc_close(struct rt *rt, struct proc *p)
 {
     if (p->reaped || p->pid == 0)
         return;
-    kill(p->pid, SIGKILL);
+    proc_signal(p, SIGKILL);
     while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     p->reaped = true;

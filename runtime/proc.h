@@ -1,5 +1,8 @@
-/* Child processes: posix_spawn with pipes, a pidfd per child to wait on without reaping
- * anybody else's children (io.popen and os.execute keep working), kill at shutdown. */
+/* Child processes: posix_spawn with pipes, each child leading a process group of its own, a
+ * pidfd per child to wait on without reaping anybody else's children (io.popen and
+ * os.execute keep working), kill of the whole group at shutdown. Where pidfd_open fails (or
+ * ASYNCRUN_NO_PIDFD=1), an eventfd per child stands in for it, made readable by the
+ * SIGCHLD handling once waitid sees that child exited. */
 #ifndef ASYNCRUN_PROC_H
 #define ASYNCRUN_PROC_H
 
@@ -10,15 +13,19 @@
 struct proc {
     struct resource res;
     pid_t pid;
-    int pidfd;
+    int pidfd;                /* the pidfd, or in the fallback the eventfd */
     bool reaped;
+    bool group;               /* leads its own process group: kills go to -pid */
+    bool fallback;            /* pidfd is an eventfd, written once the exit is seen */
+    bool exit_seen;
     int code, signo;          /* after reaping: exit code, or the signal that ended it */
     struct iosrc exit;        /* the pidfd: readable once the child has exited */
 };
 
 /* What the child's fd 0-2 become: inherited, /dev/null, or the given pipe end. */
 struct proc_stdio {
-    int fd[3];                /* -1: inherit; -2: /dev/null; else a descriptor to dup2 */
+    int fd[3];                /* -1: inherit; -2: /dev/null; -3: fd 1 (2>&1); else one to dup2 */
+    bool group;               /* a process group of its own (dropped for a terminal reader) */
 };
 
 /* Starts argv[0] (PATH lookup) with envp (NULL: ours) in cwd (NULL: ours).
@@ -27,9 +34,12 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
                const char *cwd, const struct proc_stdio *stdio);
 /* Collects the exit status if the child has exited; true once reaped. */
 bool proc_reap(struct rt *rt, struct proc *p);
-/* Sends signo unless the child was reaped (its pid may belong to another process now). */
+/* Sends signo to the child's group (or the child alone without one) unless the child was
+ * reaped (its pid may belong to another process now). */
 int proc_kill(struct proc *p, int signo);
-/* SIGKILL if still running, reap, close the pidfd. */
+/* SIGKILL to the group if still running, reap, close the pidfd. */
 void proc_close(struct rt *rt, struct proc *p);
+/* The fallback's SIGCHLD: marks readable the exit fd of each of our children that exited. */
+void proc_sigchld(struct rt *rt);
 
 #endif

@@ -17,6 +17,7 @@
 #include "resource.h"
 #include "sched.h"
 #include "signame.h"
+#include "proc.h"
 
 #define SIGNAL_MAX 65
 
@@ -39,7 +40,7 @@ static bool signal_own(int signo)
     for (size_t i = 0; i < sizeof signal_own_set / sizeof signal_own_set[0]; i++)
         if (signal_own_set[i] == signo)
             return true;
-    return false;
+    return signo == SIGCHLD && signal_rt->pidfd_mode < 0; /* the process fallback's */
 }
 
 static void signal_handler(int signo)
@@ -77,6 +78,8 @@ static void signal_serve(struct rt *rt, struct siglistener *l)
 
 static void signal_deliver(struct rt *rt, int signo, unsigned n)
 {
+    if (signo == SIGCHLD && rt->pidfd_mode < 0)
+        proc_sigchld(rt);
     if (signal_listeners[signo]) {
         for (struct siglistener *l = signal_listeners[signo]; l; l = l->next) {
             l->pending += n;
@@ -152,6 +155,11 @@ void signal_restore(struct rt *rt)
     }
     ev_ref(rt->loop);
     ev_async_stop(rt->loop, &rt->signal_watch);
+}
+
+int signal_watch_children(void)
+{
+    return signal_catch(SIGCHLD, true) ? 0 : -errno;
 }
 
 static void signal_shutdown(struct rt *rt, struct resource *r)

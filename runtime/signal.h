@@ -25,6 +25,8 @@ bool signal_take(struct siglistener *l);
 /* A task suspends on / leaves the listener (the loop stays alive while tasks wait). */
 void signal_wait(struct rt *rt, struct task *t);
 void signal_unwait(struct rt *rt, struct task *t);
+/* Catches SIGCHLD for good (the process fallback: proc_sigchld on each delivery). */
+int signal_watch_children(void);
 /* Stops listening; its waiters wake and find it closed. Idempotent. */
 void signal_unlisten(struct rt *rt, struct siglistener *l);
 

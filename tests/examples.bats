@@ -243,3 +243,42 @@ bob joined
 bob left
 alice left$"
 }
+
+# --- count_matches.lua ---------------------------------------------------------------------
+
+@test "count_matches: grep | wc -l per file, two at a time, summed; an unreadable file exits 2" {
+    printf 'apple\nbanana\napple pie\n' >"$BATS_TEST_TMPDIR/a"
+    printf 'pear\n' >"$BATS_TEST_TMPDIR/b"
+    seq 1000 | sed 's/^/apple /' >"$BATS_TEST_TMPDIR/c"
+    cd "$BATS_TEST_TMPDIR"
+    run --separate-stderr "$ASYNCRUN" "$EX/count_matches.lua" --jobs 2 apple a b c
+    assert_success
+    assert_output $'2\ta\n0\tb\n1000\tc\n1002\ttotal'
+    run -2 --separate-stderr "$ASYNCRUN" "$EX/count_matches.lua" apple a missing
+    assert_output $'2\ta\n0\tmissing\n2\ttotal'
+    stderr_has "missing"
+    run -2 --separate-stderr "$ASYNCRUN" "$EX/count_matches.lua" apple
+    stderr_has "usage"
+}
+
+# --- jobs.lua ------------------------------------------------------------------------------
+
+@test "jobs: a limit, a per-job timeout that kills what the job started, statuses" {
+    local marker="100.$$$BATS_TEST_NUMBER"
+    printf '%s\n' 'echo one' '# a comment' "sleep $marker & sleep $marker; echo never" \
+        'echo err >&2; exit 3' 'kill -TERM $$' >"$BATS_TEST_TMPDIR/jobs"
+    run "$ASYNCRUN" "$EX/jobs.lua" --limit 2 --timeout 0.5 "$BATS_TEST_TMPDIR/jobs"
+    if pkill -KILL -f "sleep $marker"; then fail "a job's background process outlived its timeout"; fi
+    assert_failure 1
+    assert_line --regexp '^== \[1\] echo one: exit 0 \('
+    assert_line 'one'
+    assert_line --regexp '^== \[2\] sleep .*: timed out after 0.5 s, killed'
+    assert_line --regexp '^== \[3\] echo err >&2; exit 3: exit 3'
+    assert_line 'err'
+    assert_line --regexp '^== \[4\] kill -TERM \$\$: killed by TERM'
+    refute_line never
+    run sh -c "printf 'echo a\necho b\n' | '$ASYNCRUN' '$EX/jobs.lua' --limit 1"
+    assert_success
+    assert_output --regexp $'^== \\[1\\] echo a: exit 0 \\([0-9.]+ s\\)\na\n== \\[2\\] echo b: exit 0'
+    run -2 "$ASYNCRUN" "$EX/jobs.lua" --limit 0
+}

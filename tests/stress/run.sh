@@ -5,7 +5,8 @@
 #   tests/stress/run.sh [ASYNCRUN]       (default build/asyncrun, built if missing)
 # STRESS_DIVISOR=D divides every count by D (e.g. 100 for a quick run or under valgrind);
 # STRESS_WRAPPER="valgrind ..." runs each script's asyncrun under that command;
-# STRESS_ONLY="sleepers queue" runs only those tests.
+# STRESS_ONLY="sleepers queue" runs only those tests (procs-fallback: procs under
+# ASYNCRUN_NO_PIDFD=1, the SIGCHLD fallback).
 # Ends with "stress: N passed, M failed" (", K skipped" when the TCP test cannot get the
 # descriptors it needs); exits non-zero if any failed.
 set -u
@@ -55,7 +56,8 @@ n() { echo $(($1 / div > 0 ? $1 / div : 1)); }
 
 run sleepers 180 sleepers.lua "$(n 1000000)"
 run queue 180 queue.lua "$(n 1000000)"
-run procs 300 procs.lua "$(n 10000)" 100
+run procs 300 procs.lua "$(n 10000)" 64
+ASYNCRUN_NO_PIDFD=1 run procs-fallback 300 procs.lua "$(n 10000)" 64
 
 # TCP: a server process and a client process, each holding N connections, plus slack
 conns=$(n 10000)
