@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "rt.h"
+#include "lasync.h" /* the bindings, opened the way cli/main.c opens them */
 #include "stream_check_lua.h" /* generated: static const unsigned char stream_check_lua[] */
 
 #define MAX_OPS 32
@@ -208,6 +209,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     opt.chunks = &chunk;
     opt.nchunks = 1;
     opt.ignore_env = true;
+    opt.open_libs = lasync_open;
     opt.slow = 0.1;
     opt.timeout = 20; /* a hang becomes status 124 instead of a libFuzzer timeout */
 

@@ -65,6 +65,7 @@ embed() { # embed SRC NAME HEADER
     fi
 }
 embed lua/async.lua async_lua "$gen/async_lua.h"
+make -s build/gen/version.h && cp build/gen/version.h "$gen/version.h" # --version's, from the file VERSION
 embed tests/fuzz/stream_check.lua stream_check_lua "$gen/stream_check_lua.h"
 
 # compiles SRC into OBJ unless OBJ is newer than SRC and every header it included
