@@ -15,6 +15,7 @@
 #include "stats.h"
 #include "debug.h"
 #include "clock.h"
+#include "stream.h"
 
 
 void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
@@ -228,6 +229,7 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
         } else {
             if (rt_tracing(rt))
                 trace_flush(rt);
+            stream_flush_pending(rt); /* nothing written is held while the loop sleeps */
             bool alive = ev_run(rt->loop, EVRUN_ONCE);
             rt->last_poll = clock_now();
             if (!alive && !rt->ready.head && !stop(rt))
