@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# asyncrun against its peers on the five workloads W1-W5 (bench/README.md), in one run,
+# asyncrun against its peers on the workloads W1-W5 and W7 (bench/README.md), in one run,
 # and bench/RESULTS.md written from it.
 #
 # usage: bench/run.sh [FILTER]     FILTER: a grep -E pattern matching whole workload
-#                                  names (w1 w2 w3 w4 w4rss w5), e.g. 'w2|w3'; default all
+#                                  names (w1 w2 w3 w4 w4rss w5 w7), e.g. 'w2|w3'; default all
 # env:   BENCH_QUICK=1   smaller sizes, 3 runs (a few minutes in all)
 #        RUNS            timed runs per row (default 5; 3 in quick mode)
 #        ASYNCRUN        the binary (default build/asyncrun; copied first, so a rebuild
@@ -51,6 +51,7 @@ if [ -n "$QUICK" ]; then
   W4_N=20000; W4_MS=100
   W4RSS_N=20000
   W5_C=20; W5_R=500
+  W7_N=200000
   MODE="quick (BENCH_QUICK=1)"
 else
   RUNS=${RUNS:-5}
@@ -60,6 +61,7 @@ else
   W4_N=100000; W4_MS=100
   W4RSS_N=100000
   W5_C=100; W5_R=1000
+  W7_N=1000000
   MODE="full"
 fi
 
@@ -160,6 +162,16 @@ row w5_luv          luv      "luv (coroutine per conn)" "$LUA" "$P/w5_tcp_echo/l
 row w5_cqueues      cqueues  "cqueues sockets"          "$LUA" "$P/w5_tcp_echo/lua_cqueues.lua" "$W5_C" "$W5_R"
 row w5_py_asyncio   py       "asyncio streams"          "$PY" "$P/w5_tcp_echo/py_asyncio.py" "$W5_C" "$W5_R"
 
+# W7: every row reads the same generated lines from a pipe (cat file | prog), output to /dev/null
+W7_IN=$OUT/w7_lines.txt
+w7() { row "$1" "$2" "$3" sh -c 'cat "$0" | "$@" >/dev/null' "$W7_IN" "${@:4}"; }
+w7 w7_asyncrun   asyncrun "asyncrun (async.stdin:lines, async.stdout:write)" "$A" w7_lines.lua
+w7 w7_lua_plain  lua      "Lua 5.4 floor (io.lines, io.write)" "$LUA" "$P/w7_lines/lua_plain.lua"
+w7 w7_node       node     "Node readline"            "$NODE" "$P/w7_lines/node.js"
+w7 w7_py_asyncio py       "asyncio StreamReader"     "$PY" "$P/w7_lines/py_asyncio.py"
+w7 w7_py         py       "python3 for line in sys.stdin" "$PY" "$P/w7_lines/py.py"
+w7 w7_awk        peers    "awk toupper"              sh "$P/w7_lines/awk.sh"
+
 W1_ROWS=(w1_asyncrun w1_lua_e w1_lua_plain w1_luv w1_cqueues w1_py_asyncio w1_py_uvloop w1_node)
 W2_ROWS=(w2_asyncrun w2_node w2_lua_plain w2_luajit_plain w2_luv w2_cqueues w2_py_asyncio w2_py_uvloop)
 W3_ROWS=(w3_asyncrun w3_node w3_lua_plain w3_luajit_plain w3_luv w3_cqueues w3_py_asyncio w3_py_uvloop)
@@ -167,6 +179,7 @@ W4_ROWS=(w4_asyncrun w4_node w4_luv w4_cqueues w4_py_asyncio w4_py_uvloop)
 W4RSS_ROWS=()
 for rt in "${W4RSS_RT[@]}"; do W4RSS_ROWS+=("w4rss_${rt}_n" "w4rss_${rt}_0"); done
 W5_ROWS=(w5_asyncrun w5_py_uvloop w5_node w5_luv w5_cqueues w5_py_asyncio)
+W7_ROWS=(w7_asyncrun w7_lua_plain w7_node w7_py_asyncio w7_py w7_awk)
 
 # --- measuring ----------------------------------------------------------------------
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -398,6 +411,11 @@ if wanted w3; then log "== W3 switch N=$W3_N"; measure_runs "${W3_ROWS[@]}"; col
 if wanted w4; then log "== W4 timers N=$W4_N"; measure_runs "${W4_ROWS[@]}"; collect "${W4_ROWS[@]}"; fi
 if wanted w4rss; then log "== W4 RSS per sleeping task N=$W4RSS_N"; measure_runs "${W4RSS_ROWS[@]}"; collect "${W4RSS_ROWS[@]}"; fi
 if wanted w5; then log "== W5 TCP echo C=$W5_C R=$W5_R"; measure_runs "${W5_ROWS[@]}"; collect "${W5_ROWS[@]}"; fi
+if wanted w7; then
+  log "== W7 line filter N=$W7_N"
+  "$BENCH_DIR/w7_input.sh" "$W7_N" > "$W7_IN"
+  measure_runs "${W7_ROWS[@]}"; collect "${W7_ROWS[@]}"
+fi
 
 ELAPSED=$(( $(date +%s) - T0 ))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -533,6 +551,18 @@ if wanted w5; then
   else
     goal W5 "peak RSS ≤ 10 MiB" "≤ 10 MiB" "n/a" "n/a ($(status_of w5_asyncrun))"
   fi
+fi
+
+if wanted w7; then
+  echo
+  echo "## W7 line filter: \`cat\` $(fmt_n "$W7_N") lines ($(fmt_kib $(( $(wc -c < "$W7_IN") / 1024 )))) through a program that upper-cases each, to /dev/null"
+  echo
+  echo "Every row includes the \`sh\` and \`cat\` of its pipeline."
+  echo
+  workload_table "$W7_N" "lines/s" w7_asyncrun "${W7_ROWS[@]}"
+  ratio_goal W7 "line filter ≤ 1.0 × plain Lua (io.lines + io.write)" w7_asyncrun w7_lua_plain 1.0
+  ratio_goal W7 "line filter ≤ 0.3 × Node readline" w7_asyncrun w7_node 0.3
+  ratio_goal W7 "line filter ≤ 0.3 × asyncio StreamReader" w7_asyncrun w7_py_asyncio 0.3
 fi
 
 echo
