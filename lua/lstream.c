@@ -382,12 +382,9 @@ static void lstream_after_stdio(lua_State *L)
 static int lstream_write(lua_State *L)
 {
     struct stream *s = lstream_check(L, 1);
-    for (int i = 2; i <= lua_gettop(L); i++) {
-        luaL_checklstring(L, i, NULL); /* numbers become strings, as file:write does */
-        lua_pushvalue(L, i);
-        lua_tostring(L, -1);
-        lua_replace(L, i);
-    }
+    for (int i = 2; i <= lua_gettop(L); i++)
+        if (lua_type(L, i) != LUA_TSTRING)
+            luaL_checklstring(L, i, NULL); /* a number becomes a string in its slot */
     if (s->werr)
         return lstream_deferred(L, s);
     if (s->std)
