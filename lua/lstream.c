@@ -192,13 +192,12 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
 /* ctx flag of lines(): a read error raises, as file:lines does */
 #define READ_RAISE ((lua_KContext)1 << 32)
 
-/* stack: stream, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
-static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
+static int lstream_read_k(lua_State *L, int status, lua_KContext ctx);
+
+/* stack: stream s, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
+static int lstream_read_from(lua_State *L, struct stream *s, lua_KContext ctx)
 {
-    struct stream *s = laux_check(L, 1, MT_STREAM);
     int nfmt = (int)((ctx >> 16) & 0xffff), done = (int)(ctx & 0xffff), err = 0;
-    if (status == LUA_YIELD)
-        laux_resumed(L, rt_of(L)->current);
     if (s->closed)
         return laux_failure(L, EBADF, NULL);
     for (; done < nfmt; done++) {
@@ -218,10 +217,18 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
     return nfmt;
 }
 
+static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = laux_check(L, 1, MT_STREAM);
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    return lstream_read_from(L, s, ctx);
+}
+
 /* s:read([fmt...]) -> ... [-(n), +n, e y] */
 static int lstream_read(lua_State *L)
 {
-    lstream_check(L, 1);
+    struct stream *s = lstream_check(L, 1);
     if (lua_gettop(L) == 1)
         lua_pushliteral(L, "l");
     int nfmt = lua_gettop(L) - 1;
@@ -230,7 +237,7 @@ static int lstream_read(lua_State *L)
     for (int i = 2; i <= nfmt + 1; i++)
         if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
             return luaL_argerror(L, i, "invalid format");
-    return lstream_read_k(L, LUA_OK, (lua_KContext)nfmt << 16);
+    return lstream_read_from(L, s, (lua_KContext)nfmt << 16);
 }
 
 /* [-0, +1, e y] continuation of read_some: stack: stream, max */
@@ -278,8 +285,7 @@ static int lstream_lines_next(lua_State *L)
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, lua_upvalueindex(2));
-    lstream_check(L, 1);
-    return lstream_read_k(L, LUA_OK, READ_RAISE | (lua_KContext)1 << 16);
+    return lstream_read_from(L, lstream_check(L, 1), READ_RAISE | (lua_KContext)1 << 16);
 }
 
 /* s:lines([fmt]) -> iterator [-(0|1), +1, m] */
@@ -320,16 +326,15 @@ static int lstream_wait_room(lua_State *L, struct stream *s, lua_KContext ctx, l
     return laux_wait_io(L, &s->wr, ctx, k);
 }
 
-/* stack: stream, data...; ctx = argument index << 40 | offset written in it. An index past
+static int lstream_write_k(lua_State *L, int status, lua_KContext ctx);
+
+/* stack: stream s, data...; ctx = argument index << 40 | offset written in it. An index past
  * the last argument: the flush that "no" and "line" buffering do before write returns. */
-static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
+static int lstream_write_from(lua_State *L, struct stream *s, lua_KContext ctx)
 {
-    struct stream *s = laux_check(L, 1, MT_STREAM);
     int nargs = lua_gettop(L);
     int i = (int)(ctx >> 40);
     size_t off = (size_t)(ctx & (((lua_KContext)1 << 40) - 1));
-    if (status == LUA_YIELD)
-        laux_resumed(L, rt_of(L)->current);
     if (s->closed)
         return laux_failure(L, EBADF, NULL);
     for (; i <= nargs; i++, off = 0) {
@@ -365,6 +370,14 @@ static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
+static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = laux_check(L, 1, MT_STREAM);
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    return lstream_write_from(L, s, ctx);
+}
+
 /* C stdio's stdout holds only what print and io.write wrote after the last write to
  * async.stdout (each write flushes it, and they drain async.stdout first): the older
  * buffered bytes of async.stdout go first, then stdio's. */
@@ -389,7 +402,7 @@ static int lstream_write(lua_State *L)
         return lstream_deferred(L, s);
     if (s->std)
         lstream_after_stdio(L); /* what print wrote comes first */
-    return lstream_write_k(L, LUA_OK, (lua_KContext)2 << 40);
+    return lstream_write_from(L, s, (lua_KContext)2 << 40);
 }
 
 /* [-0, +1|3, e y] continuation of flush: stack: stream */
