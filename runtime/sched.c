@@ -220,6 +220,7 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
                 double now = clock_now();
                 if (now - rt->last_poll >= 1e-3) {
                     rt->last_poll = now;
+                    stream_flush_pending(rt); /* busy tasks hold nobody's output either */
                     ev_run(rt->loop, EVRUN_NOWAIT);
                 }
             }

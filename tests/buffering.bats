@@ -33,6 +33,12 @@ first_line_after() {
     done
 }
 
+@test "tasks that keep yielding (the loop never sleeps) do not hold another task's output" {
+    run -0 first_line_after 'async.spawn(function() local t = os.clock() while os.clock() - t < 4 do async.sleep(0) end end)
+        async.stdout:write("first\n") async.sleep(4)'
+    assert_output "first 0"
+}
+
 @test "full buffering holds small writes while the task runs, and sends them before it waits" {
     # a busy step of 2 s: nothing reaches the reader before it ends (a lower bound)
     run -0 first_line_after 'async.stdout:write("first\n")
