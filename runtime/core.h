@@ -248,7 +248,7 @@ struct rt {
     int mt_ref[MT_COUNT];     /* ref: registry, the metatables of the userdata types */
     const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */
-    struct stream *pending_out; /* borrowed: streams with buffered output, flushed before the loop waits */
+    struct stream *pending_out; /* borrowed: streams with buffered output (stream_pend) */
     struct stream *std_streams[3]; /* borrowed: async.stdin/stdout/stderr once opened */
 };
 
