@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# asyncrun against its peers on the six workloads W1-W6 (bench/README.md), in one run,
+# asyncrun against its peers on the seven workloads W1-W7 (bench/README.md), in one run,
 # and bench/RESULTS.md written from it.
 #
 # usage: bench/run.sh [FILTER]     FILTER: a grep -E pattern matching whole workload
-#                                  names (w1 w2 w3 w4 w4rss w5 w6), e.g. 'w2|w3'; default all
+#                                  names (w1 w2 w3 w4 w4rss w5 w6 w7), e.g. 'w2|w3'; default all
 # env:   BENCH_QUICK=1   smaller sizes, 3 runs (a few minutes in all)
 #        RUNS            timed runs per row (default 5; 3 in quick mode)
 #        ASYNCRUN        the binary (default build/asyncrun; copied first, so a rebuild
@@ -52,6 +52,7 @@ if [ -n "$QUICK" ]; then
   W4RSS_N=20000
   W5_C=20; W5_R=500
   W6_N=500; W6_J=32
+  W7_N=200000
   MODE="quick (BENCH_QUICK=1)"
 else
   RUNS=${RUNS:-5}
@@ -62,6 +63,7 @@ else
   W4RSS_N=100000
   W5_C=100; W5_R=1000
   W6_N=2000; W6_J=32
+  W7_N=1000000
   MODE="full"
 fi
 
@@ -168,6 +170,15 @@ row w6_asyncrun_sigchld asyncrun "asyncrun (SIGCHLD fallback)" env ASYNCRUN_NO_P
 row w6_xargs        asyncrun "xargs -P (no capture)"    sh "$P/w6_exec/xargs.sh" "$W6_N" "$W6_J"
 row w6_py_asyncio   py       "asyncio"                  "$PY" "$P/w6_exec/py_asyncio.py" "$W6_N" "$W6_J"
 row w6_node         node     "Node (execFile)"          "$NODE" "$P/w6_exec/node.js" "$W6_N" "$W6_J"
+# W7: every row reads the same generated lines from a pipe (cat file | prog), output to /dev/null
+W7_IN=$OUT/w7_lines.txt
+w7() { row "$1" "$2" "$3" sh -c 'cat "$0" | "$@" >/dev/null' "$W7_IN" "${@:4}"; }
+w7 w7_asyncrun   asyncrun "asyncrun (async.stdin:lines, async.stdout:write)" "$A" w7_lines.lua
+w7 w7_lua_plain  lua      "Lua 5.4 floor (io.lines, io.write)" "$LUA" "$P/w7_lines/lua_plain.lua"
+w7 w7_node       node     "Node readline"            "$NODE" "$P/w7_lines/node.js"
+w7 w7_py_asyncio py       "asyncio StreamReader"     "$PY" "$P/w7_lines/py_asyncio.py"
+w7 w7_py         py       "python3 for line in sys.stdin" "$PY" "$P/w7_lines/py.py"
+w7 w7_awk        peers    "awk toupper"              sh "$P/w7_lines/awk.sh"
 
 W1_ROWS=(w1_asyncrun w1_lua_e w1_lua_plain w1_luv w1_cqueues w1_py_asyncio w1_py_uvloop w1_node)
 W2_ROWS=(w2_asyncrun w2_node w2_lua_plain w2_luajit_plain w2_luv w2_cqueues w2_py_asyncio w2_py_uvloop)
@@ -177,6 +188,7 @@ W4RSS_ROWS=()
 for rt in "${W4RSS_RT[@]}"; do W4RSS_ROWS+=("w4rss_${rt}_n" "w4rss_${rt}_0"); done
 W5_ROWS=(w5_asyncrun w5_py_uvloop w5_node w5_luv w5_cqueues w5_py_asyncio)
 W6_ROWS=(w6_asyncrun w6_asyncrun_sigchld w6_xargs w6_py_asyncio w6_node)
+W7_ROWS=(w7_asyncrun w7_lua_plain w7_node w7_py_asyncio w7_py w7_awk)
 
 # --- measuring ----------------------------------------------------------------------
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -420,6 +432,11 @@ if wanted w6; then
     OWNCPU[$id]=$(median "$OUT/$id.owncpu")
   done
 fi
+if wanted w7; then
+  log "== W7 line filter N=$W7_N"
+  "$BENCH_DIR/w7_input.sh" "$W7_N" > "$W7_IN"
+  measure_runs "${W7_ROWS[@]}"; collect "${W7_ROWS[@]}"
+fi
 
 ELAPSED=$(( $(date +%s) - T0 ))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -575,6 +592,17 @@ if wanted w6; then
     ratio_goal W6 "${LABEL[$id]} ≤ 0.5 × Node" "$id" w6_node 0.5
   done
 fi
+if wanted w7; then
+  echo
+  echo "## W7 line filter: \`cat\` $(fmt_n "$W7_N") lines ($(fmt_kib $(( $(wc -c < "$W7_IN") / 1024 )))) through a program that upper-cases each, to /dev/null"
+  echo
+  echo "Every row includes the \`sh\` and \`cat\` of its pipeline."
+  echo
+  workload_table "$W7_N" "lines/s" w7_asyncrun "${W7_ROWS[@]}"
+  ratio_goal W7 "line filter ≤ 1.0 × plain Lua (io.lines + io.write)" w7_asyncrun w7_lua_plain 1.0
+  ratio_goal W7 "line filter ≤ 0.3 × Node readline" w7_asyncrun w7_node 0.3
+  ratio_goal W7 "line filter ≤ 0.3 × asyncio StreamReader" w7_asyncrun w7_py_asyncio 0.3
+fi
 
 echo
 echo "## Goals"
@@ -615,7 +643,7 @@ readme_ratio() { # me peer [label] -> "1.23×" or "n/a"
   if ok "$1" && ok "$2"; then echo "$(fmt_x "$(calc "${WALL[$1]} / ${WALL[$2]}")")${3:+ $3}"; else echo "n/a"; fi
 }
 readme_table() {
-  echo "| workload | asyncrun | vs Node | vs Python (asyncio, uvloop) | vs plain Lua 5.4 |"
+  echo "| workload | asyncrun | vs Node | vs Python (asyncio, uvloop) | vs plain Lua 5.4 (W6: xargs) |"
   echo "|---|---|---|---|---|"
   echo "| W1 start-up, empty main | $(fmt_s "${WALL[w1_asyncrun]}") | $(readme_ratio w1_asyncrun w1_node) | $(readme_ratio w1_asyncrun w1_py_asyncio asyncio) | $(readme_ratio w1_asyncrun w1_lua_e "(\`lua5.4 -e ''\`)") |"
   echo "| W2 spawn + await 1M tasks | $(fmt_s "${WALL[w2_asyncrun]}") | $(readme_ratio w2_asyncrun w2_node) | $(readme_ratio w2_asyncrun w2_py_asyncio asyncio) | $(readme_ratio w2_asyncrun w2_lua_plain "(coroutines)") |"
@@ -623,10 +651,11 @@ readme_table() {
   echo "| W4 100k random sleeps | $(fmt_s "${WALL[w4_asyncrun]}") | $(readme_ratio w4_asyncrun w4_node) | $(readme_ratio w4_asyncrun w4_py_asyncio asyncio) | — |"
   echo "| W5 TCP echo, 100 clients × 1,000 round trips | $(fmt_s "${WALL[w5_asyncrun]}") | $(readme_ratio w5_asyncrun w5_node) | $(readme_ratio w5_asyncrun w5_py_uvloop uvloop) | — |"
   echo "| W6 2,000 \`/bin/echo\` children, 32 at once, output captured | $(fmt_s "${WALL[w6_asyncrun]}") | $(readme_ratio w6_asyncrun w6_node) | $(readme_ratio w6_asyncrun w6_py_asyncio asyncio) | $(readme_ratio w6_asyncrun w6_xargs "(\`xargs -P 32\`)") |"
+  echo "| W7 line filter, 1M lines from a pipe | $(fmt_s "${WALL[w7_asyncrun]}") | $(readme_ratio w7_asyncrun w7_node "(readline)") | $(readme_ratio w7_asyncrun w7_py_asyncio asyncio) | $(readme_ratio w7_asyncrun w7_lua_plain "(\`io.lines\` + \`io.write\`)") |"
 }
 README=$ROOT/README.md
 if [ -z "$QUICK" ] && [ "$FILTER" = ".*" ] && ok w1_asyncrun && ok w2_asyncrun \
-   && ok w3_asyncrun && ok w4_asyncrun && ok w5_asyncrun && ok w6_asyncrun && grep -q '^<!-- perf-table -->$' "$README"; then
+   && ok w3_asyncrun && ok w4_asyncrun && ok w5_asyncrun && ok w6_asyncrun && ok w7_asyncrun && grep -q '^<!-- perf-table -->$' "$README"; then
   readme_table > "$OUT/readme_table.md"
   awk -v table="$OUT/readme_table.md" '
     /^<!-- perf-table -->$/ { print; while ((getline line < table) > 0) print line; skip = 1; next }

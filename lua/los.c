@@ -1,11 +1,14 @@
 /* os.exit leaves at once, as in lua, but first writes what the runtime owes: the trace's
- * closing event and buffered output. */
+ * closing event and buffered output. print and io's writes keep program order with the
+ * buffered std streams. */
 #include <signal.h>
 #include <stdlib.h>
 #include <lauxlib.h>
+#include <lualib.h>
 
 #include "lasync.h"
 #include "core.h"
+#include "stream.h"
 
 /* os.exit([code [, close]]) [-(n), +0, v] does not return; raises on a bad code */
 static int los_exit(lua_State *L)
@@ -22,6 +25,7 @@ static int los_with_sigpipe(lua_State *L)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL}, saved;
     bool restore = !rt_of(L)->pipe_ignored_at_start;
+    stream_drain_std(rt_of(L)); /* the child writes after what the script wrote */
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     if (restore)
@@ -32,6 +36,62 @@ static int los_with_sigpipe(lua_State *L)
     if (status != LUA_OK)
         return lua_error(L);
     return lua_gettop(L);
+}
+
+/* The originals of print, io.write and file:write, kept in the registry: their wrappers
+ * have no upvalues, as Lua's own functions (debug.getinfo(print, "u").nups is 0). */
+#define LOS_PRINT "asyncrun.print"
+#define LOS_IO_WRITE "asyncrun.io.write"
+#define LOS_FILE_WRITE "asyncrun.file.write"
+
+/* [-0, +r, e] calls the original under key with the arguments, after what async.stdout and
+ * async.stderr buffered: their bytes were written first */
+static int los_call_after_streams(lua_State *L, const char *key)
+{
+    stream_drain_std(rt_of(L));
+    lua_getfield(L, LUA_REGISTRYINDEX, key);
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* [-0, +0, v] the arguments from first on are what a write takes: the error names the
+ * wrapper (io.write), which the original, not in package.loaded any more, could not */
+static void los_check_writable(lua_State *L, int first)
+{
+    for (int i = first; i <= lua_gettop(L); i++)
+        if (lua_type(L, i) != LUA_TNUMBER)
+            luaL_checklstring(L, i, NULL);
+}
+
+/* print(...) [-n, +0, e] */
+static int los_print(lua_State *L)
+{
+    return los_call_after_streams(L, LOS_PRINT);
+}
+
+/* io.write(...) [-n, +1, e] */
+static int los_io_write(lua_State *L)
+{
+    los_check_writable(L, 1);
+    return los_call_after_streams(L, LOS_IO_WRITE);
+}
+
+/* file:write(...) [-n, +1, e] */
+static int los_file_write(lua_State *L)
+{
+    luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    los_check_writable(L, 2);
+    return los_call_after_streams(L, LOS_FILE_WRITE);
+}
+
+/* [-0, +0, e] moves t.name (t on top) to the registry under key and puts f in its place */
+static void los_replace_in(lua_State *L, const char *name, const char *key, lua_CFunction f)
+{
+    lua_getfield(L, -1, name);
+    lua_setfield(L, LUA_REGISTRYINDEX, key);
+    lua_pushcfunction(L, f);
+    lua_setfield(L, -2, name);
 }
 
 /* [-0, +0, e] replaces lib.name with a closure over the original */
@@ -52,4 +112,12 @@ void los_patch(lua_State *L)
     lua_pop(L, 1);
     los_wrap(L, "os", "execute", los_with_sigpipe);
     los_wrap(L, "io", "popen", los_with_sigpipe);
+    lua_getglobal(L, "io");
+    los_replace_in(L, "write", LOS_IO_WRITE, los_io_write);
+    lua_pushglobaltable(L);
+    los_replace_in(L, "print", LOS_PRINT, los_print);
+    luaL_getmetatable(L, LUA_FILEHANDLE);
+    lua_getfield(L, -1, "__index");
+    los_replace_in(L, "write", LOS_FILE_WRITE, los_file_write);
+    lua_pop(L, 4);
 }

@@ -215,6 +215,7 @@ static int lproc_io_open(struct lproc_io *io, struct proc_stdio *stdio)
             stdio->fd[i] = io->pipes[i][child];
             fcntl(io->pipes[i][1 - child], F_SETFL, O_NONBLOCK);
         } else if (io->mode[i] == IO_STREAM) {
+            stream_drain(io->stream[i]); /* what the script wrote comes first, as for a file */
             src = lproc_stream_fd(io->stream[i]);
         } else if (io->mode[i] == IO_FILE) {
             fflush(io->file[i]); /* what the script wrote comes first */

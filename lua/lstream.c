@@ -1,8 +1,12 @@
-/* Streams as Lua sees them: Lua's file API (read with "l", "L", "a" or a count, lines,
- * write, close, <close>) plus read_some, over runtime/stream.c. A read or write that would
- * block suspends the task on the stream's I/O source and continues where it stopped. */
+/* Streams as Lua sees them: Lua's file API (read with "n", "l", "L", "a" or a count, lines,
+ * write, flush, setvbuf, seek, close, <close>) plus read_some, over runtime/stream.c. A read
+ * or write that would block suspends the task on the stream's I/O source and continues where
+ * it stopped. */
+#include <ctype.h>
 #include <errno.h>
+#include <locale.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <string.h>
 #include <unistd.h>
 #include <lauxlib.h>
@@ -44,6 +48,95 @@ static int lstream_fill(struct stream *s, int *err)
     return READ_ERROR;
 }
 
+/* A numeral as liolib's read_number reads it from a FILE, over the buffered bytes:
+ * -1 when they end before the numeral does (fill and try again), else the bytes it takes
+ * (those of buff, at most 200: the look-ahead byte stays), buff holding them. */
+enum { LSTREAM_MAXNUM = 200 };
+struct lstream_rn {
+    const char *p;
+    size_t n, len, i;
+    bool eof;
+    int c;
+    char buff[LSTREAM_MAXNUM + 1];
+};
+
+static bool lstream_rn_next(struct lstream_rn *rn)
+{
+    if (rn->n >= LSTREAM_MAXNUM) {
+        rn->buff[0] = '\0'; /* too long: invalid */
+        return false;
+    }
+    rn->buff[rn->n++] = (char)rn->c;
+    rn->i++;
+    rn->c = rn->i < rn->len ? (unsigned char)rn->p[rn->i] : rn->eof ? EOF : -2;
+    return true;
+}
+
+static bool lstream_rn_test2(struct lstream_rn *rn, const char *set)
+{
+    return (rn->c == set[0] || rn->c == set[1]) && lstream_rn_next(rn);
+}
+
+static int lstream_rn_digits(struct lstream_rn *rn, bool hex)
+{
+    int count = 0;
+    while (rn->c >= 0 && (hex ? isxdigit(rn->c) : isdigit(rn->c)) && lstream_rn_next(rn))
+        count++;
+    return count;
+}
+
+static long lstream_scan_number(struct lstream_rn *rn)
+{
+    char decp[2] = {lua_getlocaledecpoint(), '.'};
+    int count = 0;
+    bool hex = false;
+    rn->n = rn->i = 0;
+    rn->c = rn->len > 0 ? (unsigned char)rn->p[0] : rn->eof ? EOF : -2;
+    lstream_rn_test2(rn, "-+");
+    if (lstream_rn_test2(rn, "00")) {
+        if (lstream_rn_test2(rn, "xX"))
+            hex = true;
+        else
+            count = 1; /* the initial '0' is a digit */
+    }
+    count += lstream_rn_digits(rn, hex);
+    if (lstream_rn_test2(rn, decp))
+        count += lstream_rn_digits(rn, hex);
+    if (count > 0 && lstream_rn_test2(rn, hex ? "pP" : "eE")) {
+        lstream_rn_test2(rn, "-+");
+        lstream_rn_digits(rn, false);
+    }
+    if (rn->c == -2)
+        return -1;
+    rn->buff[rn->n] = '\0';
+    return (long)rn->n;
+}
+
+/* [-0, +1, m] read("n"): READ_DONE with a number, READ_EOF with nil (not a numeral), or
+ * READ_WAIT / READ_ERROR after a fill that brought nothing */
+static int lstream_read_number(lua_State *L, struct stream *s, int *err)
+{
+    struct lstream_rn rn;
+    for (;;) {
+        while (s->len > 0 && isspace((unsigned char)s->buf[s->off]))
+            stream_consume(s, 1);
+        rn.p = s->buf ? s->buf + s->off : "";
+        rn.len = s->len;
+        rn.eof = s->eof;
+        long n = s->len > 0 || s->eof ? lstream_scan_number(&rn) : -1;
+        if (n >= 0) {
+            stream_consume(s, (size_t)n);
+            if (lua_stringtonumber(L, rn.buff))
+                return READ_DONE;
+            lua_pushnil(L);
+            return READ_EOF;
+        }
+        int r = lstream_fill(s, err);
+        if (r != READ_DONE)
+            return r;
+    }
+}
+
 /* [-0, +1, m] one format; pushes its result unless it returns READ_WAIT or READ_ERROR */
 static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
 {
@@ -65,6 +158,8 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
             const char *f = lua_tostring(L, fmt);
             if (*f == '*')
                 f++; /* Lua 5.4 still accepts "*l" */
+            if (*f == 'n')
+                return lstream_read_number(L, s, err);
             if (*f == 'l' || *f == 'L') {
                 const char *nl = s->len ? memchr(s->buf + s->off, '\n', s->len) : NULL;
                 if (nl || (s->eof && s->len > 0)) {
@@ -97,13 +192,12 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
 /* ctx flag of lines(): a read error raises, as file:lines does */
 #define READ_RAISE ((lua_KContext)1 << 32)
 
-/* stack: stream, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
-static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
+static int lstream_read_k(lua_State *L, int status, lua_KContext ctx);
+
+/* stack: stream s, formats (nfmt), results (done so far). ctx = flags | nfmt << 16 | done */
+static int lstream_read_from(lua_State *L, struct stream *s, lua_KContext ctx)
 {
-    struct stream *s = laux_check(L, 1, MT_STREAM);
     int nfmt = (int)((ctx >> 16) & 0xffff), done = (int)(ctx & 0xffff), err = 0;
-    if (status == LUA_YIELD)
-        laux_resumed(L, rt_of(L)->current);
     if (s->closed)
         return laux_failure(L, EBADF, NULL);
     for (; done < nfmt; done++) {
@@ -123,10 +217,18 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
     return nfmt;
 }
 
+static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = laux_check(L, 1, MT_STREAM);
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    return lstream_read_from(L, s, ctx);
+}
+
 /* s:read([fmt...]) -> ... [-(n), +n, e y] */
 static int lstream_read(lua_State *L)
 {
-    lstream_check(L, 1);
+    struct stream *s = lstream_check(L, 1);
     if (lua_gettop(L) == 1)
         lua_pushliteral(L, "l");
     int nfmt = lua_gettop(L) - 1;
@@ -135,7 +237,7 @@ static int lstream_read(lua_State *L)
     for (int i = 2; i <= nfmt + 1; i++)
         if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
             return luaL_argerror(L, i, "invalid format");
-    return lstream_read_k(L, LUA_OK, (lua_KContext)nfmt << 16);
+    return lstream_read_from(L, s, (lua_KContext)nfmt << 16);
 }
 
 /* [-0, +1, e y] continuation of read_some: stack: stream, max */
@@ -183,8 +285,7 @@ static int lstream_lines_next(lua_State *L)
     lua_settop(L, 0);
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_pushvalue(L, lua_upvalueindex(2));
-    lstream_check(L, 1);
-    return lstream_read_k(L, LUA_OK, READ_RAISE | (lua_KContext)1 << 16);
+    return lstream_read_from(L, lstream_check(L, 1), READ_RAISE | (lua_KContext)1 << 16);
 }
 
 /* s:lines([fmt]) -> iterator [-(0|1), +1, m] */
@@ -200,60 +301,203 @@ static int lstream_lines(lua_State *L)
     return 1;
 }
 
-/* stack: stream, data...; ctx = argument index << 40 | offset written in it */
-static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
+/* [-0, +3, -] a write error: nil, msg, errno; standard output whose reader left ends the run */
+static int lstream_write_failed(lua_State *L, struct stream *s, int err)
 {
-    struct stream *s = laux_check(L, 1, MT_STREAM);
+    if (err == EPIPE && s->std)
+        rt_output_gone(rt_of(L));
+    return laux_failure(L, err, NULL);
+}
+
+/* [-0, +0|3, -] the error a background flush kept for this call; 0 when there is none */
+static int lstream_deferred(lua_State *L, struct stream *s)
+{
+    int err = s->werr;
+    if (!err)
+        return 0;
+    s->werr = 0;
+    return lstream_write_failed(L, s, err);
+}
+
+/* [-0, +0, y] suspends until s can take more; output left in the buffer stays pending */
+static int lstream_wait_room(lua_State *L, struct stream *s, lua_KContext ctx, lua_KFunction k)
+{
+    stream_pend(rt_of(L), s);
+    return laux_wait_io(L, &s->wr, ctx, k);
+}
+
+static int lstream_write_k(lua_State *L, int status, lua_KContext ctx);
+
+/* stack: stream s, data...; ctx = argument index << 40 | offset written in it. An index past
+ * the last argument: the flush that "no" and "line" buffering do before write returns. */
+static int lstream_write_from(lua_State *L, struct stream *s, lua_KContext ctx)
+{
     int nargs = lua_gettop(L);
     int i = (int)(ctx >> 40);
     size_t off = (size_t)(ctx & (((lua_KContext)1 << 40) - 1));
-    if (status == LUA_YIELD)
-        laux_resumed(L, rt_of(L)->current);
     if (s->closed)
         return laux_failure(L, EBADF, NULL);
     for (; i <= nargs; i++, off = 0) {
         size_t len;
         const char *p = lua_tolstring(L, i, &len);
         while (off < len) {
-            ssize_t n = stream_send(s, p + off, len - off);
+            ssize_t n;
+            if (s->wlen == 0 && len - off >= s->wcap && s->wcap > 0)
+                n = stream_send(s, p + off, len - off); /* bigger than the buffer: no copy */
+            else if ((n = stream_buffer(s, p + off, len - off)) == 0)
+                n = stream_flush_some(s); /* full: 0 once it is empty again */
             if (n >= 0) {
                 off += (size_t)n;
                 continue;
             }
-            if (n != -EAGAIN) {
-                if (n == -EPIPE && s->std)
-                    rt_output_gone(rt_of(L));
-                return laux_failure(L, (int)-n, NULL);
-            }
-            return laux_wait_io(L, &s->wr, (lua_KContext)i << 40 | (lua_KContext)off, lstream_write_k);
+            if (n == -EAGAIN)
+                return lstream_wait_room(L, s, (lua_KContext)i << 40 | (lua_KContext)off,
+                                         lstream_write_k);
+            return lstream_write_failed(L, s, (int)-n);
         }
     }
+    if (s->wlen > 0 && s->vbuf != STREAM_VBUF_FULL
+        && (s->vbuf == STREAM_VBUF_NO || memchr(s->wbuf, '\n', s->wlen))) {
+        int r = stream_flush_some(s);
+        if (r == -EAGAIN)
+            return lstream_wait_room(L, s, (lua_KContext)(nargs + 1) << 40, lstream_write_k);
+        if (r < 0)
+            return lstream_write_failed(L, s, -r);
+    }
+    if (s->wlen > 0)
+        stream_pend(rt_of(L), s);
     lua_settop(L, 1);
     return 1;
 }
 
-/* s:write(...) -> s [-(n), +1, e y] returns once the data is in the kernel */
+static int lstream_write_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = laux_check(L, 1, MT_STREAM);
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    return lstream_write_from(L, s, ctx);
+}
+
+/* C stdio's stdout holds only what print and io.write wrote after the last write to
+ * async.stdout (each write flushes it, and they drain async.stdout first): the older
+ * buffered bytes of async.stdout go first, then stdio's. */
+static void lstream_after_stdio(lua_State *L)
+{
+    struct stream *out = rt_of(L)->std_streams[1];
+    if (__fpending(stdout) == 0)
+        return;
+    if (out && out->wlen > 0 && stream_drain(out) == -EPIPE)
+        rt_output_gone(rt_of(L));
+    fflush(stdout);
+}
+
+/* s:write(...) -> s | nil, msg, errno [-(n), +1|3, e y] buffered: see s:setvbuf */
 static int lstream_write(lua_State *L)
 {
     struct stream *s = lstream_check(L, 1);
-    for (int i = 2; i <= lua_gettop(L); i++) {
-        luaL_checklstring(L, i, NULL); /* numbers become strings, as file:write does */
-        lua_pushvalue(L, i);
-        lua_tostring(L, -1);
-        lua_replace(L, i);
-    }
+    for (int i = 2; i <= lua_gettop(L); i++)
+        if (lua_type(L, i) != LUA_TSTRING)
+            luaL_checklstring(L, i, NULL); /* a number becomes a string in its slot */
+    if (s->werr)
+        return lstream_deferred(L, s);
     if (s->std)
-        fflush(stdout); /* what print wrote comes first */
-    return lstream_write_k(L, LUA_OK, (lua_KContext)2 << 40);
+        lstream_after_stdio(L); /* what print wrote comes first */
+    return lstream_write_from(L, s, (lua_KContext)2 << 40);
 }
 
-/* s:close() -> true [-0, +1, -] */
-static int lstream_close(lua_State *L)
+/* [-0, +1|3, e y] continuation of flush: stack: stream */
+static int lstream_flush_k(lua_State *L, int status, lua_KContext ctx)
 {
     struct stream *s = laux_check(L, 1, MT_STREAM);
-    stream_close(rt_of(L), s);
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    if (s->closed)
+        return laux_failure(L, EBADF, NULL);
+    int r = stream_flush_some(s);
+    if (r == -EAGAIN)
+        return lstream_wait_room(L, s, ctx, lstream_flush_k);
+    if (r < 0)
+        return lstream_write_failed(L, s, -r);
+    return 1;
+}
+
+/* s:flush() -> s | nil, msg, errno [-0, +1|3, e y] waits until the kernel has it all */
+static int lstream_flush(lua_State *L)
+{
+    struct stream *s = lstream_check(L, 1);
+    lua_settop(L, 1);
+    if (s->werr)
+        return lstream_deferred(L, s);
+    return lstream_flush_k(L, LUA_OK, 0);
+}
+
+/* s:setvbuf(mode [, size]) -> true [-(0|1), +1, v] */
+static int lstream_setvbuf(lua_State *L)
+{
+    static const char *const modes[] = {"no", "line", "full", NULL};
+    static const enum stream_vbuf values[] = {STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL};
+    struct stream *s = lstream_check(L, 1);
+    int mode = luaL_checkoption(L, 2, NULL, modes);
+    lua_Integer size = luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, size >= 0 && size <= ((lua_Integer)1 << 30), 3, "size out of range");
+    if (size > 0 && s->wlen > 0 && stream_drain(s) == -EPIPE && s->std)
+        rt_output_gone(rt_of(L)); /* a new size takes effect on an empty buffer */
+    stream_setvbuf(s, values[mode], (size_t)size);
     lua_pushboolean(L, 1);
     return 1;
+}
+
+/* s:seek([whence [, offset]]) -> position | nil, msg, errno [-(0|2), +1|3, v] as file:seek;
+ * pipes and sockets cannot seek (ESPIPE) */
+static int lstream_seek(lua_State *L)
+{
+    static const char *const names[] = {"set", "cur", "end", NULL};
+    static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
+    struct stream *s = lstream_check(L, 1);
+    int op = luaL_checkoption(L, 2, "cur", names);
+    lua_Integer offset = luaL_optinteger(L, 3, 0);
+    if (s->kind != STREAM_FILE)
+        return laux_failure(L, ESPIPE, NULL);
+    int r = stream_drain(s);
+    if (r < 0)
+        return laux_failure(L, -r, NULL);
+    if (whence[op] == SEEK_CUR)
+        offset -= (lua_Integer)s->len; /* the read buffer is ahead of the position */
+    off_t pos = lseek(s->fd, (off_t)offset, whence[op]);
+    if (pos < 0)
+        return laux_failure(L, errno, NULL);
+    stream_consume(s, s->len);
+    s->eof = false;
+    lua_pushinteger(L, (lua_Integer)pos);
+    return 1;
+}
+
+/* [-0, +1|3, e y] continuation of close: stack: stream. Closes even when the flush fails. */
+static int lstream_close_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct stream *s = laux_check(L, 1, MT_STREAM);
+    int r = 0;
+    if (status == LUA_YIELD)
+        laux_resumed(L, rt_of(L)->current);
+    if (!s->closed) {
+        r = s->werr ? -s->werr : stream_flush_some(s);
+        s->werr = 0;
+        if (r == -EAGAIN)
+            return lstream_wait_room(L, s, ctx, lstream_close_k);
+        stream_close(rt_of(L), s);
+    }
+    if (r < 0)
+        return lstream_write_failed(L, s, -r);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* s:close() -> true | nil, msg, errno [-0, +1|3, e y] flushes first */
+static int lstream_close(lua_State *L)
+{
+    laux_check(L, 1, MT_STREAM);
+    lua_settop(L, 1);
+    return lstream_close_k(L, LUA_OK, 0);
 }
 
 /* __gc and __close: close if still open [-0, +0, -] */
@@ -290,6 +534,7 @@ int lstream_std(lua_State *L)
     int err = stream_open_std(rt_of(L), s, fd);
     if (err)
         return luaL_error(L, "cannot open async.%s: %s", key, strerror(-err));
+    rt_of(L)->std_streams[fd] = s;
     lua_pushvalue(L, 2);
     lua_pushvalue(L, -2);
     lua_rawset(L, 1); /* stack: async, key, stream */
@@ -298,7 +543,8 @@ int lstream_std(lua_State *L)
 
 static const luaL_Reg lstream_methods[] = {
     {"read", lstream_read},   {"read_some", lstream_read_some}, {"lines", lstream_lines},
-    {"write", lstream_write}, {"close", lstream_close},          {NULL, NULL},
+    {"write", lstream_write}, {"close", lstream_close},          {"flush", lstream_flush},
+    {"setvbuf", lstream_setvbuf}, {"seek", lstream_seek},       {NULL, NULL},
 };
 
 void lstream_open(lua_State *L)

@@ -15,6 +15,7 @@
 #include "rt.h"
 
 struct rt;
+struct stream;
 
 enum task_state { TASK_PENDING, TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_CANCELLED };
 
@@ -240,6 +241,7 @@ struct rt {
     int signal_status;        /* 130/143 once a signal cancelled main */
     bool suspending;          /* a runtime suspension is yielding: see sched_take_suspension */
     bool loop_open, shutting_down, closed, strict_failed, pipe_ignored_at_start, deadlocked, timed_out, grace_expired;
+    bool std_gone;            /* a final drain of async.stdout/stderr found its reader gone */
     FILE *trace;              /* NULL when tracing is off */
     char *trace_buf;          /* owned: the trace file's stdio buffer */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
@@ -249,6 +251,8 @@ struct rt {
     const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */
     struct seed *seed;        /* owned: NULL without --seed */
+    struct stream *pending_out; /* borrowed: streams with buffered output (stream_pend) */
+    struct stream *std_streams[3]; /* borrowed: async.stdin/stdout/stderr once opened */
 };
 
 /* The diagnostics' hooks: one branch each on the hot paths, compiled out altogether with

@@ -39,6 +39,11 @@ void iosrc_wait(struct rt *rt, struct task *t)
 {
     struct iosrc *src = t->run->on.io;
     waitq_push(&src->waiters, &t->run->w);
+    iosrc_watch(rt, src);
+}
+
+void iosrc_watch(struct rt *rt, struct iosrc *src)
+{
     if (!ev_is_active(&src->w)) {
         ev_io_start(rt->loop, &src->w);
         rt->io_waits++;

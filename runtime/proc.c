@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "proc.h"
+#include "stream.h"
 #include "io.h"
 #include "resource.h"
 #include "signal.h"
@@ -126,6 +127,7 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
     int err;
     memset(p, 0, sizeof *p);
     p->pidfd = -1;
+    stream_drain_std(rt); /* a child sharing fd 1 or 2 writes after what the script wrote */
     sigemptyset(&none);
     sigemptyset(&defaults);
     if (!rt->pipe_ignored_at_start)

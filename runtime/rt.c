@@ -29,12 +29,21 @@
 #include "alloc.h"
 #include "seed.h"
 #include "version.h" /* ASYNCRUN_VERSION, generated from the file VERSION */
+#include "stream.h"
 
 #define RT_GRACE_SECONDS 5.0
 
+/* Everything written goes out before anything the runtime prints: streams' buffers first,
+ * since C stdio's stdout holds only newer bytes (see lstream_after_stdio). */
+static void rt_flush_output(struct rt *rt)
+{
+    stream_drain_all(rt);
+    fflush(stdout);
+}
+
 void rt_before_exit(struct rt *rt)
 {
-    fflush(stdout);
+    rt_flush_output(rt);
     resource_shutdown(rt);
     stats_print(rt);
     trace_loop_close(rt);
@@ -63,7 +72,7 @@ void rt_exit(struct rt *rt, int status, bool close)
     rt_before_exit(rt);
     if (close)
         rt_close_state(rt);
-    exit(status);
+    exit(rt->std_gone && status == ST_OK ? ST_SIGPIPE : status);
 }
 
 void rt_output_gone(struct rt *rt)
@@ -132,7 +141,7 @@ static void rt_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     }
     rt->timed_out = true;
     trace_flush(rt);
-    fflush(stdout);
+    rt_flush_output(rt);
     fprintf(stderr, "asyncrun: timeout: the run exceeded %g s\n", rt->opt->timeout);
     dump_tasks(rt, stderr);
     task_cancel(rt, rt->main, "timeout", 0);
@@ -152,7 +161,7 @@ static void rt_report_main(struct rt *rt)
 {
     struct task *m = rt->main;
     trace_flush(rt);
-    fflush(stdout);
+    rt_flush_output(rt);
     if (m->state == TASK_FAILED)
         fprintf(stderr, "asyncrun: %s\n", m->traceback);
     else if (m->state == TASK_CANCELLED && !rt->signal_status && !rt->timed_out)
@@ -177,7 +186,7 @@ stragglers:
     rt_stop_deadline(rt);
     if (rt->live.count > 0) {
         trace_flush(rt);
-        fflush(stdout);
+        rt_flush_output(rt);
         fprintf(stderr, "asyncrun: %zu task(s) did not finish after cancellation at shutdown:\n",
                 rt->live.count);
         dump_tasks(rt, stderr);
@@ -254,7 +263,7 @@ static int rt_pmain(lua_State *L)
     if (!sched_run(rt, rt_main_over)) {
         rt->deadlocked = true;
         trace_flush(rt);
-        fflush(stdout);
+        rt_flush_output(rt);
         fputs("asyncrun: deadlock: no task can run and nothing can wake the main task\n", stderr);
         dump_tasks(rt, stderr);
     }
@@ -375,7 +384,8 @@ out:
     rt_close_state(&rt);
     if (rt.loop)
         ev_loop_destroy(rt.loop);
-    if ((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1) && status == ST_OK)
+    if ((((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1)) || rt.std_gone)
+        && status == ST_OK)
         status = ST_SIGPIPE;
     sigaction(SIGPIPE, &saved_pipe, NULL);
     return status;

@@ -17,6 +17,7 @@
 #include "debug.h"
 #include "clock.h"
 #include "seed.h"
+#include "stream.h"
 
 
 void sched_ready(struct rt *rt, struct task *t, enum wake_reason why)
@@ -225,6 +226,7 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
                 double now = clock_now();
                 if (now - rt->last_poll >= 1e-3) {
                     rt->last_poll = now;
+                    stream_flush_pending(rt); /* busy tasks hold nobody's output either */
                     ev_run(rt->loop, EVRUN_NOWAIT);
                 }
             }
@@ -234,6 +236,7 @@ bool sched_run(struct rt *rt, bool (*stop)(const struct rt *))
         } else {
             if (rt_tracing(rt))
                 trace_flush(rt);
+            stream_flush_pending(rt); /* nothing written is held while the loop sleeps */
             bool alive = ev_run(rt->loop, EVRUN_ONCE);
             rt->last_poll = clock_now();
             if (!alive && !rt->ready.head && !stop(rt))

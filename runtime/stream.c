@@ -4,7 +4,9 @@
  * directly. Nothing ever changes the flags of an inherited descriptor. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,6 +37,8 @@ void stream_init(struct rt *rt, struct stream *s, int fd, enum stream_kind kind,
     s->kind = (uint8_t)kind;
     s->owned = owned;
     s->name = name;
+    /* as C stdio: line by line to a person, in blocks to anything else */
+    s->vbuf = kind == STREAM_FD && isatty(fd) ? STREAM_VBUF_LINE : STREAM_VBUF_FULL;
     iosrc_init(&s->rd, fd, EV_READ, "read", fd);
     iosrc_init(&s->wr, fd, EV_WRITE, "write", fd);
     s->res.kind = "stream";
@@ -133,11 +137,146 @@ ssize_t stream_send(struct stream *s, const char *p, size_t n)
     return w;
 }
 
+enum { STREAM_WBUF = 65536 };
+
+ssize_t stream_buffer(struct stream *s, const char *p, size_t n)
+{
+    if (!s->wbuf) {
+        size_t cap = s->wcap ? s->wcap : STREAM_WBUF;
+        if (!(s->wbuf = malloc(cap)))
+            return -ENOMEM;
+        s->wcap = cap;
+    }
+    size_t room = s->wcap - s->wlen;
+    if (n > room)
+        n = room;
+    memcpy(s->wbuf + s->wlen, p, n);
+    s->wlen += n;
+    return (ssize_t)n;
+}
+
+int stream_flush_some(struct stream *s)
+{
+    size_t done = 0;
+    while (done < s->wlen) {
+        ssize_t n = stream_send(s, s->wbuf + done, s->wlen - done);
+        if (n < 0) {
+            if (n != -EAGAIN) {
+                s->wlen = 0;
+                return (int)n;
+            }
+            memmove(s->wbuf, s->wbuf + done, s->wlen - done);
+            s->wlen -= done;
+            return -EAGAIN;
+        }
+        done += (size_t)n;
+    }
+    s->wlen = 0;
+    return 0;
+}
+
+void stream_pend(struct rt *rt, struct stream *s)
+{
+    if (s->pend_prev)
+        return;
+    s->pend_next = rt->pending_out;
+    if (s->pend_next)
+        s->pend_next->pend_prev = &s->pend_next;
+    s->pend_prev = &rt->pending_out;
+    rt->pending_out = s;
+}
+
+static void stream_unpend(struct stream *s)
+{
+    if (!s->pend_prev)
+        return;
+    *s->pend_prev = s->pend_next;
+    if (s->pend_next)
+        s->pend_next->pend_prev = s->pend_prev;
+    s->pend_next = NULL;
+    s->pend_prev = NULL;
+}
+
+void stream_flush_pending(struct rt *rt)
+{
+    struct stream *s = rt->pending_out, *next, *out = rt->std_streams[1];
+    for (; s; s = next) {
+        next = s->pend_next;
+        int r = s->wlen ? stream_flush_some(s) : 0;
+        if (r == -EAGAIN) {
+            iosrc_watch(rt, &s->wr); /* the loop wakes when there is room, and comes back */
+            continue;
+        }
+        stream_unpend(s);
+        if (r == -EPIPE && s->std)
+            rt_output_gone(rt);
+        if (r < 0 && !s->werr)
+            s->werr = -r;
+    }
+    /* print and io.write: what C stdio holds is newer than what async.stdout holds */
+    if (__fpending(stdout) > 0 && !(out && out->wlen > 0))
+        fflush(stdout);
+}
+
+int stream_drain(struct stream *s)
+{
+    int r;
+    while ((r = stream_flush_some(s)) == -EAGAIN) {
+        struct pollfd p = {.fd = s->fd, .events = POLLOUT};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
+            s->wlen = 0;
+            return -errno;
+        }
+    }
+    stream_unpend(s);
+    return r;
+}
+
+/* A drain at the end of the run or at a close: standard output whose reader left makes the
+ * status 141 (rt->std_gone), as a failed final fflush of C stdio does. */
+static void stream_drain_noting(struct rt *rt, struct stream *s)
+{
+    if (stream_drain(s) == -EPIPE && s->std)
+        rt->std_gone = true;
+}
+
+void stream_drain_all(struct rt *rt)
+{
+    while (rt->pending_out)
+        stream_drain_noting(rt, rt->pending_out);
+}
+
+void stream_drain_std(struct rt *rt)
+{
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stream *s = rt->std_streams[fd];
+        if (s && s->wlen > 0 && stream_drain(s) == -EPIPE)
+            rt_output_gone(rt);
+    }
+}
+
+int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size)
+{
+    if (size > 0 && size != s->wcap) {
+        if (s->wlen > 0)
+            return -EAGAIN;
+        free(s->wbuf);
+        s->wbuf = NULL;
+        s->wcap = size;
+    }
+    s->vbuf = (uint8_t)mode;
+    return 0;
+}
+
 void stream_close(struct rt *rt, struct stream *s)
 {
     if (s->closed)
         return;
+    stream_drain_noting(rt, s);
     s->closed = true;
+    for (int i = 0; i < 3; i++)
+        if (rt->std_streams[i] == s)
+            rt->std_streams[i] = NULL;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
     if (s->owned) {
@@ -145,6 +284,7 @@ void stream_close(struct rt *rt, struct stream *s)
         resource_remove(rt, &s->res);
     }
     free(s->buf);
-    s->buf = NULL;
-    s->off = s->len = s->cap = 0;
+    free(s->wbuf);
+    s->buf = s->wbuf = NULL;
+    s->off = s->len = s->cap = s->wlen = s->wcap = 0;
 }

@@ -13,6 +13,8 @@ enum stream_kind {
     STREAM_SOCKET, /* a socket: MSG_DONTWAIT per call, so a shared one (fd 0-2) works too */
 };
 
+enum stream_vbuf { STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL };
+
 struct stream {
     struct resource res;
     int fd;
@@ -20,8 +22,13 @@ struct stream {
     bool closed, eof, owned;
     bool std;                 /* async.stdout/stderr: a gone reader ends the run (status 141) */
     struct iosrc rd, wr;
+    uint8_t vbuf;             /* STREAM_VBUF_*: when s:write hands its buffer to the kernel */
     char *buf;                /* owned: unread bytes are buf[off .. off+len) */
     size_t off, len, cap;
+    char *wbuf;               /* owned: written bytes not yet in the kernel: wbuf[0 .. wlen) */
+    size_t wlen, wcap;
+    int werr;                 /* errno of a write that failed after s:write returned, or 0 */
+    struct stream *pend_next, **pend_prev; /* in rt->pending_out while wlen > 0 */
     const char *name;         /* static: "tcp", "unix", "pipe", "stdin"... */
 };
 
@@ -32,7 +39,29 @@ ssize_t stream_fill(struct stream *s);
 void stream_consume(struct stream *s, size_t n);
 /* Writes what it can: bytes written or -errno (-EAGAIN). */
 ssize_t stream_send(struct stream *s, const char *p, size_t n);
-/* Wakes its waiters, closes the fd if owned, frees the buffer. Idempotent. */
+/* Appends what fits of p[0 .. n) to the write buffer (64 KiB unless setvbuf said otherwise,
+ * taken at the first write): bytes taken, or -ENOMEM. */
+ssize_t stream_buffer(struct stream *s, const char *p, size_t n);
+/* Hands the write buffer to the kernel: 0 once it is empty, -EAGAIN, or -errno (the buffer
+ * is then dropped: a peer that is gone reads nothing more). */
+int stream_flush_some(struct stream *s);
+/* Puts s on rt->pending_out (if it is not there) so the loop flushes it before it waits. */
+void stream_pend(struct rt *rt, struct stream *s);
+/* Before the loop waits: flushes every pending stream as far as the kernel takes it and
+ * watches for room where it did not (errors are kept for the next call: werr), then C
+ * stdio's stdout unless async.stdout still holds older bytes. */
+void stream_flush_pending(struct rt *rt);
+/* Waits (poll, blocking the loop) until the write buffer is in the kernel: 0 or -errno. For
+ * the end of the run, close outside a task and output ordered with C stdio's. */
+int stream_drain(struct stream *s);
+/* stream_drain on every stream with pending output: every exit path (std_gone on EPIPE). */
+void stream_drain_all(struct rt *rt);
+/* Drains async.stdout and async.stderr: C stdio or a child writes to the same descriptor
+ * next. A reader that left ends the run (rt_output_gone). */
+void stream_drain_std(struct rt *rt);
+/* Changes the buffering; size 0 keeps the current size. 0 or -errno (-EAGAIN: flush first). */
+int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size);
+/* Drains, wakes its waiters, closes the fd if owned, frees the buffers. Idempotent. */
 void stream_close(struct rt *rt, struct stream *s);
 /* Opens fd 0-2 as a stream without changing the flags of the shared open file. */
 int stream_open_std(struct rt *rt, struct stream *s, int fd);

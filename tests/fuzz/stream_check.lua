@@ -46,6 +46,10 @@ end
 local methods = {
   read = function(o, ...) return o:read(...) end,
   read_some = function(o, ...) return o:read_some(...) end,
+  write = function(o, ...) return o:write(...) end,
+  flush = function(o) return o:flush() end,
+  setvbuf = function(o, ...) return o:setvbuf(...) end,
+  close = function(o) return o:close() end,
 }
 local function call(obj, method, ...)
   local r = table.pack(pcall(methods[method], obj, ...))
@@ -114,7 +118,9 @@ while i + 1 <= #ops do
     read(("read(%d.5)"):format(a), a + 0.5) -- no integer representation: both raise
   elseif k == 9 then
     local bad = ({ "x", "", "n", "*x", {}, true })[a % 6 + 1]
-    if bad ~= "n" then -- "n" reads a number from a file; streams have no such format
+    if bad == "n" then -- a numeral, as liolib reads it
+      read('read("n")', "n")
+    else
       -- first, so that neither consumes anything; the messages may differ in their detail
       -- ("invalid format" where liolib says "string expected, got table")
       local rs, rf = call(s, "read", bad), call(f, "read", bad)
@@ -140,3 +146,68 @@ local r = call(s, "read_some")
 if r.n ~= 1 or r[1] ~= nil then error("read_some after the end gave " .. showpack(r), 0) end
 f:close()
 s:close()
+
+-- The write side: the same operations drive write, flush and setvbuf on one end of a Unix
+-- socket while a reader task, sometimes slow, collects the other end (small reads fill the
+-- writer's buffer and the kernel's: backpressure). Every call must return what SPEC section
+-- 4 says, and the reader must receive exactly what was written, in order, once the writer
+-- closes: nothing lost or repeated by the buffer, whatever the flush points and sizes.
+local path = os.tmpname() -- the oracle's path may be a memfd's: not a directory to use
+os.remove(path)
+local got, received = {}, async.event()
+local srv = async.unix.listen(path, function(c)
+  local n = 0
+  local function op_at() return #ops > 0 and ops[n % #ops + 1] or 0 end
+  for chunk in function() n = n + 1 return c:read_some(op_at() * 64 + 64) end do
+    got[#got + 1] = chunk
+    if op_at() % 4 == 0 then async.sleep(0) end
+  end
+  received:set()
+end)
+local w = async.unix.connect(path)
+local sent = {}
+local function expect(what, r, ...)
+  local want = table.pack(...)
+  check(what, r, want)
+end
+i, step = 1, 0
+while i + 1 <= #ops do
+  local kind, a = ops[i], ops[i + 1]
+  i = i + 2
+  step = step + 1
+  local k = kind % 7
+  local data = string.rep(string.char(65 + step % 26), count_of(a) % 200000)
+  if k == 0 then
+    sent[#sent + 1] = data
+    expect(("write(%d bytes)"):format(#data), call(w, "write", data), w)
+  elseif k == 1 then
+    sent[#sent + 1] = data .. a .. "\n" .. 1.5
+    expect(("write(%d bytes, %d, nl, 1.5)"):format(#data, a), call(w, "write", data, a, "\n", 1.5), w)
+  elseif k == 2 then
+    expect("flush()", call(w, "flush"), w)
+  elseif k == 3 then
+    local mode = ({ "no", "line", "full" })[a % 3 + 1]
+    local size = a >= 128 and (a - 127) * 37 or nil
+    expect(("setvbuf(%q, %s)"):format(mode, size), call(w, "setvbuf", mode, size), true)
+  elseif k == 4 then
+    async.sleep(0)
+  elseif k == 5 then
+    local r = call(w, "setvbuf", ({ "x", "", "No" })[a % 3 + 1])
+    if r[1] ~= false or not r[2]:find("bad argument #1 to 'setvbuf' (invalid option", 1, true) then
+      error(("step %d: a bad setvbuf mode gave %s"):format(step, showpack(r)), 0)
+    end
+  else
+    sent[#sent + 1] = "\n" .. data:sub(1, a)
+    expect("write(newline first)", call(w, "write", "\n", data:sub(1, a)), w)
+  end
+end
+expect("close()", call(w, "close"), true)
+received:wait()
+srv:close()
+os.remove(path)
+local want, have = table.concat(sent), table.concat(got)
+if want ~= have then
+  error(("the reader got %d bytes, %d were written (first difference at %d)"):format(#have, #want,
+    (function() for j = 1, #want do if want:sub(j, j) ~= have:sub(j, j) then return j end end
+      return #want + 1 end)()), 0)
+end
