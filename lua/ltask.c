@@ -570,13 +570,7 @@ void ltask_open(lua_State *L, int core)
     lua_pushvalue(L, core);
     luaL_setfuncs(L, ltask_core, 0);
     /* the error groups, kept for a task only as long as it lives */
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, LUA_REGISTRYINDEX, ERROR_GROUPS);
+    task_new_weak_keyed(L, ERROR_GROUPS);
     lua_setfield(L, -2, "error_groups");
     lua_pop(L, 1);
 }

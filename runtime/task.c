@@ -147,19 +147,25 @@ void task_run_free(struct rt *rt, struct task *t)
     t->run = NULL;
 }
 
+/* [-0, +1, m] */
+void task_new_weak_keyed(lua_State *L, const char *key)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, key);
+}
+
 /* [-1, +0, m] */
 void task_set_name(lua_State *L, struct task *t, int idx)
 {
     idx = lua_absindex(L, idx);
     if (lua_getfield(L, LUA_REGISTRYINDEX, TASK_NAMES) != LUA_TTABLE) {
         lua_pop(L, 1);
-        lua_newtable(L);
-        lua_createtable(L, 0, 1);
-        lua_pushliteral(L, "k");
-        lua_setfield(L, -2, "__mode");
-        lua_setmetatable(L, -2);
-        lua_pushvalue(L, -1);
-        lua_setfield(L, LUA_REGISTRYINDEX, TASK_NAMES);
+        task_new_weak_keyed(L, TASK_NAMES);
     }
     /* stack: name, names */
     lua_pushvalue(L, idx);

@@ -57,6 +57,8 @@ void task_report_unretrieved(struct rt *rt, struct task *t);
 
 /* "task-<id>" or the name the script gave, into buf; returns buf. */
 const char *task_name(const struct task *t, char *buf, size_t size);
+/* [-0, +1, m] pushes a new table with weak keys, also kept in the registry under key */
+void task_new_weak_keyed(lua_State *L, const char *key);
 /* [-1, +0, m] names t (its userdata at idx) with the string on top */
 void task_set_name(lua_State *L, struct task *t, int idx);
 
