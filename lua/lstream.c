@@ -386,8 +386,8 @@ static void lstream_after_stdio(lua_State *L)
     struct stream *out = rt_of(L)->std_streams[1];
     if (__fpending(stdout) == 0)
         return;
-    if (out && out->wlen > 0 && stream_drain(out) == -EPIPE)
-        rt_output_gone(rt_of(L));
+    if (out)
+        stream_drain_or_exit(rt_of(L), out);
     fflush(stdout);
 }
 
@@ -440,8 +440,8 @@ static int lstream_setvbuf(lua_State *L)
     int mode = luaL_checkoption(L, 2, NULL, modes);
     lua_Integer size = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, size >= 0 && size <= ((lua_Integer)1 << 30), 3, "size out of range");
-    if (size > 0 && s->wlen > 0 && stream_drain(s) == -EPIPE && s->std)
-        rt_output_gone(rt_of(L)); /* a new size takes effect on an empty buffer */
+    if (size > 0)
+        stream_drain_or_exit(rt_of(L), s); /* a new size takes effect on an empty buffer */
     stream_setvbuf(s, values[mode], (size_t)size);
     lua_pushboolean(L, 1);
     return 1;

@@ -246,13 +246,19 @@ void stream_drain_all(struct rt *rt)
         stream_drain_noting(rt, rt->pending_out);
 }
 
+int stream_drain_or_exit(struct rt *rt, struct stream *s)
+{
+    int r = s->wlen > 0 ? stream_drain(s) : 0;
+    if (r == -EPIPE && s->std)
+        rt_output_gone(rt);
+    return r;
+}
+
 void stream_drain_std(struct rt *rt)
 {
-    for (int fd = 1; fd <= 2; fd++) {
-        struct stream *s = rt->std_streams[fd];
-        if (s && s->wlen > 0 && stream_drain(s) == -EPIPE)
-            rt_output_gone(rt);
-    }
+    for (int fd = 1; fd <= 2; fd++)
+        if (rt->std_streams[fd])
+            stream_drain_or_exit(rt, rt->std_streams[fd]);
 }
 
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size)

@@ -54,6 +54,9 @@ void stream_flush_pending(struct rt *rt);
 /* Waits (poll, blocking the loop) until the write buffer is in the kernel: 0 or -errno. For
  * the end of the run, close outside a task and output ordered with C stdio's. */
 int stream_drain(struct stream *s);
+/* stream_drain of a stream holding output; async.stdout/stderr whose reader left end the
+ * run (rt_output_gone, status 141). 0 or -errno. */
+int stream_drain_or_exit(struct rt *rt, struct stream *s);
 /* stream_drain on every stream with pending output: every exit path (std_gone on EPIPE). */
 void stream_drain_all(struct rt *rt);
 /* Drains async.stdout and async.stderr: C stdio or a child writes to the same descriptor
