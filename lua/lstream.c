@@ -440,8 +440,9 @@ static int lstream_setvbuf(lua_State *L)
     int mode = luaL_checkoption(L, 2, NULL, modes);
     lua_Integer size = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, size >= 0 && size <= ((lua_Integer)1 << 30), 3, "size out of range");
-    if (size > 0)
-        stream_drain_or_exit(rt_of(L), s); /* a new size takes effect on an empty buffer */
+    int r = size > 0 ? stream_drain_or_exit(rt_of(L), s) : 0; /* a new size: an empty buffer */
+    if (r < 0 && !s->werr)
+        s->werr = -r; /* for the next write, flush or close to return */
     stream_setvbuf(s, values[mode], (size_t)size);
     lua_pushboolean(L, 1);
     return 1;

@@ -170,6 +170,14 @@ T.case("write to a pipe whose reader is gone: nil, 'Broken pipe', 32 (no SIGPIPE
   p.stdin:close()
 end)
 
+T.case("setvbuf with a size drains first; a failed drain is kept for the next close", function()
+  local p = assert(async.exec({ "true" }, { stdin = "pipe" }))
+  p:wait()
+  T.eq(p.stdin:write("buffered"), p.stdin, "write buffers")
+  T.eq(p.stdin:setvbuf("full", 100), true, "setvbuf")
+  T.values(T.pack(p.stdin:close()), T.pack(nil, "Broken pipe", 32), "close returns the drain's error")
+end)
+
 T.case("close returns true, is idempotent, and a closed stream refuses use", function()
   local p = cat()
   T.eq(p.stdin:close(), true, "close")
