@@ -98,6 +98,13 @@ static int laux_interrupted_k(lua_State *L, int status, lua_KContext ctx)
     return luaL_error(L, "interrupted");
 }
 
+bool laux_can_suspend(lua_State *L)
+{
+    struct cscope *s;
+    struct task *t = rt_of(L)->current;
+    return t && lua_isyieldable(L) && scope_pending(t, &s) == INT_NONE;
+}
+
 struct task *laux_suspending_task(lua_State *L)
 {
     struct cscope *s;

@@ -11,6 +11,10 @@
  * task", the non-yieldable cause, or the task's pending cancellation (level-triggered). */
 struct task *laux_suspending_task(lua_State *L);
 
+/* [-0, +0, -] whether laux_suspending_task would return, raising nothing: a running task,
+ * L yieldable, no cancellation pending. */
+bool laux_can_suspend(lua_State *L);
+
 /* [-0, +0, v] raises what a suspension of t must raise now: its cancellation, or the value
  * of a cancelled scope; returns when nothing applies. */
 void laux_check_interrupt(lua_State *L, struct task *t);

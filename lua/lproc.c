@@ -20,6 +20,8 @@
 struct lproc {
     struct proc p;
     int ref; /* ref: registry, anchors the userdata while the child is unreaped */
+    struct stream *handed[3]; /* borrowed, anchored by exec's opts: the parent's copies of
+                               * pipes handed to the child, closed once its exec is over */
 };
 
 static struct lproc *lproc_check(lua_State *L)
@@ -305,7 +307,59 @@ static const char *lproc_cwd(lua_State *L, int opts)
     return lua_tostring(L, -1);
 }
 
-/* async.exec(argv [, opts]) -> process | nil, message, errno [-(1|2), +1|3, e] */
+static void lproc_nonblock(struct stream *s)
+{
+    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+}
+
+/* [-0, +1|3, -] the end of exec once the child's exec is over (err 0) or failed (its streams
+ * closed, the streams handed to it the parent's again): the process at 7, or the failure */
+static int lproc_exec_end(lua_State *L, struct lproc *lp, int err)
+{
+    struct rt *rt = rt_of(L);
+    for (int i = 0; i < 3; i++)
+        if (lp->handed[i]) { /* the child's now, as the shell does: its reader sees the end
+                              * when the child's writer ends */
+            if (err)
+                lproc_nonblock(lp->handed[i]);
+            else
+                stream_close(rt, lp->handed[i]);
+            lp->handed[i] = NULL;
+        }
+    if (!err) {
+        lua_pushvalue(L, 7);
+        return 1;
+    }
+    lua_getiuservalue(L, 7, 1); /* the parent's ends */
+    for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1))
+        stream_close(rt, lua_touserdata(L, -1));
+    luaL_unref(L, LUA_REGISTRYINDEX, lp->ref);
+    lp->ref = LUA_NOREF;
+    lua_rawgeti(L, 3, 1);
+    return laux_failure(L, -err, lua_tostring(L, -1));
+}
+
+/* [-0, +1|3, e y] exec, waiting for the child's exec to be over: a cancellation meanwhile
+ * kills the child */
+static int lproc_exec_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct rt *rt = rt_of(L);
+    struct lproc *lp = lua_touserdata(L, 7);
+    (void)ctx;
+    if (status == LUA_YIELD && rt->current->wake != WAKE_OK) {
+        proc_close(rt, &lp->p);
+        lproc_exec_end(L, lp, -EINTR);
+        laux_resumed(L, rt->current);
+        return 3;
+    }
+    bool suspend = laux_can_suspend(L);
+    int r = proc_started(rt, &lp->p, !suspend);
+    if (r > 0)
+        return laux_wait_io(L, &lp->p.started, 0, lproc_exec_k);
+    return lproc_exec_end(L, lp, r);
+}
+
+/* async.exec(argv [, opts]) -> process | nil, message, errno [-(1|2), +1|3, e y] */
 static int lproc_exec(lua_State *L)
 {
     static const char *const names[3] = {"stdin", "stdout", "stderr"};
@@ -331,7 +385,8 @@ static int lproc_exec(lua_State *L)
     const char *cwd = lproc_cwd(L, opts); /* 6 */
     for (int i = 0; i < 3; i++)
         lproc_stdio_mode(L, opts, i, &io);
-    struct lproc *lp = lua_newuserdatauv(L, sizeof *lp, 1); /* 7 */
+    /* 7: stack slots 1-7 stay while exec waits for the child's exec: the strings it reads */
+    struct lproc *lp = lua_newuserdatauv(L, sizeof *lp, 1);
     memset(lp, 0, sizeof *lp);
     lp->ref = LUA_NOREF;
     rt_setmetatable(L, MT_PROC);
@@ -348,25 +403,27 @@ static int lproc_exec(lua_State *L)
         stdio.group = group && !lproc_reads_terminal(&stdio);
         err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
     }
+    if (err) { /* a failure to start the program names it */
+        for (int i = 0; i < 3; i++)
+            if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i]))
+                lproc_nonblock(io.stream[i]);
+        lproc_io_close(&io);
+        return laux_failure(L, -err, io_err ? NULL : argv[0]);
+    }
     for (int i = 0; i < 3; i++) {
         int child = i == 0 ? 0 : 1;
-        if (io.mode[i] == IO_PIPE && !err) {
+        if (io.mode[i] == IO_PIPE) {
             stream_init(rt, ends[i], io.pipes[i][1 - child], STREAM_FD, true, "pipe");
             io.pipes[i][1 - child] = -1;
         } else if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i])) {
-            if (err) /* still the parent's */
-                fcntl(io.stream[i]->fd, F_SETFL, fcntl(io.stream[i]->fd, F_GETFL) | O_NONBLOCK);
-            else /* the child's now: its reader sees the end when the child's writer ends */
-                stream_close(rt, io.stream[i]);
+            lp->handed[i] = io.stream[i];
         }
     }
     lproc_io_close(&io);
-    if (err) /* a failure to start the program names it */
-        return laux_failure(L, -err, io_err ? NULL : argv[0]);
     lua_setiuservalue(L, 7, 1);
     lua_pushvalue(L, 7);
     lp->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 1;
+    return lproc_exec_k(L, LUA_OK, 0);
 }
 
 static const luaL_Reg lproc_methods[] = {

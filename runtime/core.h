@@ -231,6 +231,7 @@ struct rt {
     ev_timer deadline_watch;  /* --timeout and the shutdown grace; internal, unref'd */
     ev_async signal_watch;    /* woken by the signal handler; internal, unref'd */
     int8_t pidfd_mode;        /* 0 untried, 1 pidfds work, -1 the SIGCHLD fallback (proc.h) */
+    int8_t spawn_mode;        /* 0 untried, 1 spawn.c's clone3, -1 posix_spawn */
     double t0;                /* clock at loop start */
     double last_poll;         /* clock of the last poll while tasks were ready */
     /* Threads for reuse: up to POOL_MAX of them are anchored for good in the registry table

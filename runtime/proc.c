@@ -18,6 +18,7 @@
 #include "io.h"
 #include "resource.h"
 #include "signal.h"
+#include "spawn.h"
 
 extern char **environ;
 
@@ -90,14 +91,25 @@ void proc_sigchld(struct rt *rt)
             proc_check_exit((struct proc *)r);
 }
 
-/* The exit fd: a pidfd, or the fallback's eventfd (for good once pidfd_open failed). */
-static int proc_exit_fd(struct rt *rt, struct proc *p)
+/* Whether children are watched through pidfds (else the SIGCHLD fallback). */
+static bool proc_pidfds(struct rt *rt)
 {
     if (rt->pidfd_mode == 0) {
         const char *no = getenv("ASYNCRUN_NO_PIDFD");
         rt->pidfd_mode = no && *no && strcmp(no, "0") != 0 ? -1 : 1;
     }
-    if (rt->pidfd_mode > 0) {
+    return rt->pidfd_mode > 0;
+}
+
+/* The exit fd: the pidfd clone3 gave, one from pidfd_open, or the fallback's eventfd (for
+ * good once pidfd_open failed). */
+static int proc_exit_fd(struct rt *rt, struct proc *p, int pidfd)
+{
+    if (pidfd >= 0) {
+        p->pidfd = pidfd;
+        return 0;
+    }
+    if (proc_pidfds(rt)) {
         p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
         if (p->pidfd >= 0) {
             fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
@@ -118,16 +130,14 @@ static int proc_exit_fd(struct rt *rt, struct proc *p)
     return 0;
 }
 
-int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const envp[],
-               const char *cwd, const struct proc_stdio *stdio)
+/* The way that waits for the exec: 0 or -errno, an exec failure included. */
+static int proc_posix_spawn(struct rt *rt, struct proc *p, char *const argv[],
+                            char *const envp[], const char *cwd, const struct proc_stdio *stdio)
 {
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     sigset_t none, defaults;
     int err;
-    memset(p, 0, sizeof *p);
-    p->pidfd = -1;
-    stream_drain_std(rt); /* a child sharing fd 1 or 2 writes after what the script wrote */
     sigemptyset(&none);
     sigemptyset(&defaults);
     if (!rt->pipe_ignored_at_start)
@@ -152,20 +162,80 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
         err = posix_spawnp(&p->pid, argv[0], &fa, &attr, argv, envp ? envp : environ);
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
+    return -err;
+}
+
+int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const envp[],
+               const char *cwd, const struct proc_stdio *stdio)
+{
+    int err = 0, pidfd = -1;
+    memset(p, 0, sizeof *p);
+    p->pidfd = -1;
+    stream_drain_std(rt); /* a child sharing fd 1 or 2 writes after what the script wrote */
+    if (rt->spawn_mode == 0)
+        rt->spawn_mode = spawn_available() ? 1 : -1;
+    if (rt->spawn_mode > 0) {
+        struct spawn_req req = {
+            .argv = argv, .envp = envp, .cwd = cwd, .fd = stdio->fd, .group = stdio->group,
+            .default_pipe = !rt->pipe_ignored_at_start, .want_pidfd = proc_pidfds(rt),
+        };
+        err = spawn_begin(&req, &p->pid, &pidfd, &p->start);
+        if (err == -ENOSYS || err == -EPERM || err == -EINVAL)
+            rt->spawn_mode = -1; /* no clone3 here (valgrind, seccomp, Linux < 5.3) */
+    }
+    if (rt->spawn_mode < 0)
+        err = proc_posix_spawn(rt, p, argv, envp, cwd, stdio);
     if (err)
-        return -err;
+        return err;
     p->group = stdio->group;
-    if ((err = proc_exit_fd(rt, p)) != 0) {
+    if ((err = proc_exit_fd(rt, p, pidfd)) != 0) {
         proc_signal(p, SIGKILL);
         waitpid(p->pid, NULL, 0);
+        if (p->start)
+            spawn_free(p->start);
         return err;
     }
     iosrc_init(&p->exit, p->pidfd, EV_READ, "process", (int)p->pid);
+    if (p->start)
+        iosrc_init(&p->started, spawn_fd(p->start), EV_READ, "process", (int)p->pid);
     p->res.kind = "process";
     p->res.shutdown = proc_shutdown;
     p->res.describe = proc_describe;
     resource_add(rt, &p->res);
     return 0;
+}
+
+/* Done with the child: its exit fd and its resource go. */
+static void proc_release(struct rt *rt, struct proc *p)
+{
+    p->reaped = true;
+    if (p->start) {
+        iosrc_release(rt, &p->started);
+        spawn_free(p->start);
+        p->start = NULL;
+    }
+    iosrc_release(rt, &p->exit);
+    close(p->pidfd);
+    p->pidfd = -1;
+    resource_remove(rt, &p->res);
+}
+
+int proc_started(struct rt *rt, struct proc *p, bool block)
+{
+    if (!p->start)
+        return 0;
+    int r = spawn_end(p->start, block);
+    if (r > 0)
+        return 1;
+    iosrc_release(rt, &p->started);
+    spawn_free(p->start);
+    p->start = NULL;
+    if (r < 0) { /* the child has exited 127 or is about to */
+        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        proc_release(rt, p);
+    }
+    return r;
 }
 
 bool proc_reap(struct rt *rt, struct proc *p)
@@ -179,7 +249,6 @@ bool proc_reap(struct rt *rt, struct proc *p)
     while (r < 0 && errno == EINTR);
     if (r == 0)
         return false;
-    p->reaped = true;
     if (r < 0) { /* somebody else reaped it (a SIGCHLD handler of a C module): unknown */
         p->code = -1;
     } else if (WIFSIGNALED(status)) {
@@ -187,10 +256,7 @@ bool proc_reap(struct rt *rt, struct proc *p)
     } else {
         p->code = WEXITSTATUS(status);
     }
-    iosrc_release(rt, &p->exit);
-    close(p->pidfd);
-    p->pidfd = -1;
-    resource_remove(rt, &p->res);
+    proc_release(rt, p);
     return true;
 }
 
@@ -208,10 +274,6 @@ void proc_close(struct rt *rt, struct proc *p)
     proc_signal(p, SIGKILL);
     while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
         ;
-    p->reaped = true;
     p->signo = SIGKILL;
-    iosrc_release(rt, &p->exit);
-    close(p->pidfd);
-    p->pidfd = -1;
-    resource_remove(rt, &p->res);
+    proc_release(rt, p); /* the child has left our memory: its spawn block is free */
 }

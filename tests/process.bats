@@ -49,7 +49,7 @@ no_survivor() {
     refute_output --partial 'not ok'
 }
 
-@test "pidfd_open failing with ENOSYS (strace fault injection): same results, popen keeps its status" {
+@test "clone3 and pidfd_open failing with ENOSYS (strace fault injection, Linux < 5.3): same results, popen keeps its status" {
     command -v strace >/dev/null || skip "strace is not installed (Debian package strace)"
     strace -f -o /dev/null -e trace=pidfd_open true 2>/dev/null || skip "ptrace is not allowed here"
     s=$(script <<'EOF'
@@ -69,8 +69,8 @@ EOF
 )
     # LeakSanitizer cannot work under ptrace: off for this run of an ASan build
     ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-        run --separate-stderr strace -f -o "$BATS_TEST_TMPDIR/strace" -e trace=pidfd_open \
-        -e inject=pidfd_open:error=ENOSYS "$ASYNCRUN" "$s"
+        run --separate-stderr strace -f -o "$BATS_TEST_TMPDIR/strace" -e trace=clone3,pidfd_open \
+        -e inject=clone3,pidfd_open:error=ENOSYS "$ASYNCRUN" "$s"
     assert_success
     assert_output "out
 	err
@@ -79,7 +79,57 @@ nil	TERM
 nil	exit	5
 nil	exit	6
 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20"
+    grep -q 'clone3.*ENOSYS (Function not implemented) (INJECTED)' "$BATS_TEST_TMPDIR/strace"
     grep -q 'pidfd_open.*ENOSYS (Function not implemented) (INJECTED)' "$BATS_TEST_TMPDIR/strace"
+}
+
+# The two ways of starting a child: spawn.c's clone3, which does not wait for the exec, and
+# posix_spawn where clone3 fails (valgrind, seccomp, Linux < 5.3), forced by fault injection.
+spawn_ways() {
+    ways=("")
+    if command -v strace >/dev/null && strace -f -o /dev/null -e trace=clone3 true 2>/dev/null; then
+        ways+=("strace -f -o $BATS_TEST_TMPDIR/strace -e trace=clone3 -e inject=clone3:error=ENOSYS")
+        export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 # none under ptrace
+    fi
+}
+
+@test "clone3 failing (posix_spawn): tests/lua/process.lua passes; clone3 working: no vfork" {
+    spawn_ways
+    [ ${#ways[@]} -eq 2 ] || skip "strace is not installed or ptrace is not allowed"
+    cd "$LUA_TESTS"
+    LUA_PATH="$BATS_TEST_DIRNAME/lib/?.lua;;" run ${ways[1]} "$ASYNCRUN" process.lua
+    [ "$status" -eq 0 ] || fail "$output"
+    grep -q 'clone3.*ENOSYS (Function not implemented) (INJECTED)' "$BATS_TEST_TMPDIR/strace"
+    grep -q 'CLONE_VM|CLONE_VFORK' "$BATS_TEST_TMPDIR/strace" # posix_spawn's fallback to clone
+    run strace -f -o "$BATS_TEST_TMPDIR/strace2" -e trace=clone,clone3,vfork "$ASYNCRUN" -e 'async.exec({"true"}):wait()'
+    assert_success
+    grep -q 'clone3({flags=CLONE_VM|CLONE_PIDFD, ' "$BATS_TEST_TMPDIR/strace2"
+    run grep -c 'VFORK' "$BATS_TEST_TMPDIR/strace2"
+    assert_output 0
+}
+
+@test "PATH lookup as execvp's: a match without execute permission is passed over, EACCES only if nothing else matches; ENOEXEC" {
+    spawn_ways
+    d=$BATS_TEST_TMPDIR
+    mkdir -p "$d/a" "$d/b" "$d/c"
+    printf '#!/bin/sh\necho a\n' >"$d/a/prog" && chmod 644 "$d/a/prog"
+    printf '#!/bin/sh\necho b\n' >"$d/b/prog" && chmod 755 "$d/b/prog"
+    printf '#!/bin/sh\necho c\n' >"$d/c/prog" && chmod 755 "$d/c/prog"
+    printf '\001\002 not a program\n' >"$d/c/garbage" && chmod 755 "$d/c/garbage"
+    for way in "${ways[@]}"; do
+        PATH="$d/a:$d/nosuchdir:$d/b:$PATH" run $way "$ASYNCRUN" -e 'print(async.capture({"prog"}))'
+        assert_success
+        assert_output $'b\n\t\t0\tnil'
+        PATH="$d/a:$PATH" run $way "$ASYNCRUN" -e 'print(async.exec({"prog"}))'
+        assert_output $'nil\tprog: Permission denied\t13'
+        # an empty element is the current directory
+        (cd "$d/c" && PATH="$d/nosuchdir::$PATH" run $way "$ASYNCRUN" -e 'print(async.capture({"prog"}))'
+         assert_output $'c\n\t\t0\tnil')
+        run $way "$ASYNCRUN" -e "print(async.exec({'$d/c/garbage'}))"
+        assert_output $'nil\t'"$d"$'/c/garbage: Exec format error\t8'
+        run $way "$ASYNCRUN" -e "print(async.exec({''}))"
+        assert_output $'nil\t: No such file or directory\t2'
+    done
 }
 
 @test "the fallback: a deadlock is still seen, a waiting task is not taken for one" {

@@ -156,6 +156,43 @@ T.case("exec failure names the program: nil, 'prog: No such file or directory', 
     T.pack(nil, "nosuchprog: No such file or directory", 2), "with pipes")
 end)
 
+T.case("an exec cancelled while its child starts leaves no child behind", function()
+  local marker = ("1000.%d%d"):format(os.time() % 100000, math.random(1000))
+  local started = {}
+  for i = 1, 50 do -- deadlines around a child's start-up: some fire during it
+    local ok, p = pcall(async.timeout, 0.0002 * (i % 5), async.exec, { "sleep", marker })
+    if ok then started[#started + 1] = p else T.eq(T.kind(p), "timeout", "the error") end
+  end
+  local pgrep = io.popen(("pgrep -f -c '^sleep %s$'"):format(marker))
+  T.eq(tonumber(pgrep:read("a")), #started, "children running: those of the execs that returned")
+  pgrep:close()
+  for _, p in ipairs(started) do
+    p:kill("KILL")
+    p:wait()
+  end
+end)
+
+T.case("exec inside a call that cannot suspend (a gsub callback) waits for the exec there", function()
+  local p
+  ("x"):gsub(".", function() p = assert(async.exec({ "echo", "in gsub" }, { stdout = "pipe" })) end)
+  T.eq(p.stdout:read("a"), "in gsub\n", "output")
+  ok0(p)
+  local r
+  ("x"):gsub(".", function() r = T.pack(async.exec({ "nosuchprog" })) end)
+  T.values(r, T.pack(nil, "nosuchprog: No such file or directory", 2), "a failure there")
+end)
+
+T.case("a long argv and a large environment reach the child whole", function()
+  local argv, env = { "sh", "-c", 'printf "%s\\n" "$#" "$V_0" "$V_999"; env | grep -c ^V_', "sh" }, {}
+  for i = 1, 5000 do argv[#argv + 1] = ("arg%d"):rep(10):format(i, i, i, i, i, i, i, i, i, i) end
+  for i = 0, 999 do env["V_" .. i] = ("v"):rep(100) .. i end
+  env.PATH = os.getenv("PATH")
+  local out, err, code = async.capture(argv, { env = env })
+  T.eq(out, ("5000\n%s0\n%s999\n1000\n"):format(("v"):rep(100), ("v"):rep(100)), "output")
+  T.eq(err, "", "stderr")
+  T.eq(code, 0, "code")
+end)
+
 -- fd numbers of streams, from their tostring
 local function fd_of(s) return tonumber(tostring(s):match("fd (%d+)")) end
 
