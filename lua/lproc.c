@@ -346,14 +346,15 @@ static int lproc_exec_k(lua_State *L, int status, lua_KContext ctx)
     struct rt *rt = rt_of(L);
     struct lproc *lp = lua_touserdata(L, 7);
     (void)ctx;
-    if (status == LUA_YIELD && rt->current->wake != WAKE_OK) {
+    /* a coroutine resumed where the task cannot suspend: wait here after all */
+    bool noyield = status == LUA_YIELD && rt->current->wake == WAKE_NOYIELD;
+    if (status == LUA_YIELD && rt->current->wake != WAKE_OK && !noyield) {
         proc_close(rt, &lp->p);
         lproc_exec_end(L, lp, -EINTR);
         laux_resumed(L, rt->current);
         return 3;
     }
-    bool suspend = laux_can_suspend(L);
-    int r = proc_started(rt, &lp->p, !suspend);
+    int r = proc_started(rt, &lp->p, noyield || !laux_can_suspend(L));
     if (r > 0)
         return laux_wait_io(L, &lp->p.started, 0, lproc_exec_k);
     return lproc_exec_end(L, lp, r);

@@ -172,7 +172,7 @@ T.case("an exec cancelled while its child starts leaves no child behind", functi
   end
 end)
 
-T.case("exec inside a call that cannot suspend (a gsub callback) waits for the exec there", function()
+T.case("exec where the task cannot suspend (a gsub callback) waits for the exec there", function()
   local p
   ("x"):gsub(".", function() p = assert(async.exec({ "echo", "in gsub" }, { stdout = "pipe" })) end)
   T.eq(p.stdout:read("a"), "in gsub\n", "output")
@@ -180,6 +180,15 @@ T.case("exec inside a call that cannot suspend (a gsub callback) waits for the e
   local r
   ("x"):gsub(".", function() r = T.pack(async.exec({ "nosuchprog" })) end)
   T.values(r, T.pack(nil, "nosuchprog: No such file or directory", 2), "a failure there")
+  -- in a coroutine: passed up to the task, or, resumed inside the callback, waited for there
+  local co = coroutine.wrap(function() return async.exec({ "echo", "co" }, { stdout = "pipe" }) end)()
+  T.eq(co.stdout:read("a"), "co\n", "in a coroutine")
+  ok0(co);
+  ("x"):gsub(".", function()
+    p = coroutine.wrap(function() return async.exec({ "echo", "both" }, { stdout = "pipe" }) end)()
+  end)
+  T.eq(p.stdout:read("a"), "both\n", "in a coroutine resumed inside gsub")
+  ok0(p)
 end)
 
 T.case("a long argv and a large environment reach the child whole", function()
