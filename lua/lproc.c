@@ -354,7 +354,9 @@ static int lproc_exec_k(lua_State *L, int status, lua_KContext ctx)
         laux_resumed(L, rt->current);
         return 3;
     }
-    int r = proc_started(rt, &lp->p, noyield || !laux_can_suspend(L));
+    bool block = noyield || !laux_can_suspend(L);
+    /* a task always waits once, even for an exec already over: the same trace events */
+    int r = status == LUA_OK && !block && lp->p.start ? 1 : proc_started(rt, &lp->p, block);
     if (r > 0)
         return laux_wait_io(L, &lp->p.started, 0, lproc_exec_k);
     return lproc_exec_end(L, lp, r);
