@@ -223,11 +223,13 @@ static int ltask_tostring(lua_State *L)
     return 1;
 }
 
-/* __gc: a failure that nobody can retrieve any more is reported now [-0, +0, -] */
-static int ltask_gc(lua_State *L)
+/* the failure guard's __gc: a failure that nobody can retrieve any more is reported now
+ * [-0, +0, -] */
+static int ltask_guard_gc(lua_State *L)
 {
-    struct task *t = ltask_check(L, 1);
-    if (t->state == TASK_FAILED)
+    lua_getiuservalue(L, 1, 1);
+    struct task *t = laux_test_task(L, -1);
+    if (t && t->state == TASK_FAILED)
         task_report_unretrieved(t->rt, t);
     return 0;
 }
@@ -551,18 +553,12 @@ void ltask_open(lua_State *L, int core)
     lua_setfield(L, -2, "__newindex");
     lua_pushcfunction(L, ltask_tostring);
     lua_setfield(L, -2, "__tostring");
-    /* a failed task's metatable: the same and __gc, which reports a failure nobody can
-     * retrieve any more; finalizers cost the collector, so only failed tasks have one */
-    lua_createtable(L, 0, 6);
-    for (lua_pushnil(L); lua_next(L, -3) != 0;) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-    }
-    lua_pushcfunction(L, ltask_gc);
+    lua_pop(L, 1);
+    /* finalizers cost the collector: only failed tasks have a guard with one */
+    laux_newmetatable(L, MT_FAILURE_GUARD);
+    lua_pushcfunction(L, ltask_guard_gc);
     lua_setfield(L, -2, "__gc");
-    laux_adopt_metatable(L, MT_TASK_FAILED);
-    lua_pop(L, 2);
+    lua_pop(L, 1);
 
     laux_error_value(L, CANCELLED_MT, ltask_cancelled_tostring, "Cancelled");
 

@@ -183,7 +183,8 @@ static inline struct task_timing *task_timing(struct task *t)
 #define TASK_NAMES "async.task_names"
 
 /* User values of a task userdata. */
-enum { UV_FN = 1, /* function until first run, then the thread */
+enum { UV_FN = 1, /* function until first run, then the thread; after a failure, the
+                     failure guard: a userdata whose __gc reports it if never retrieved */
        UV_DATA,   /* arguments until first run, then results or the error value */
        UV_TRACE,  /* until the first run: the spawning function (for the spawn site);
                      then a failure's traceback string */
@@ -203,7 +204,7 @@ struct timer_heap {
 
 /* The userdata types, whose metatables are checked by identity (not looked up by name, which
  * costs a string comparison on every method call). */
-enum rt_mt { MT_TASK, MT_TASK_FAILED, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER,
+enum rt_mt { MT_TASK, MT_FAILURE_GUARD, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER,
              MT_QUEUE, MT_COUNT };
 
 #define POOL_MAX 256

@@ -456,9 +456,6 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
                 trace_cancelled(rt, t);
         } else {
             t->state = TASK_FAILED;
-            lua_pushvalue(L, top + 1);
-            rt_setmetatable(L, MT_TASK_FAILED); /* with __gc: reported if never retrieved */
-            lua_pop(L, 1);
             if (status == LUA_ERRMEM)
                 t->plain_error = true; /* a traceback would need the memory there is not */
             task_keep_traceback(L, t, top + 1, top + 2);
@@ -475,7 +472,18 @@ void task_finish(struct rt *rt, struct task *t, int status, int nres)
     if (rt->stats)
         stats_task_end(rt, t);
     task_recycle_thread(rt, t, co, status);
-    lua_pushnil(L);
+    if (t->state == TASK_FAILED && !t->error_retrieved) {
+        /* A failure nobody can retrieve any more is reported when the task is collected, by
+         * the __gc of a new guard that only the task holds. Not a __gc on the task itself:
+         * a metatable with __gc set on an old object costs a walk over every object made
+         * since (lua_setmetatable), quadratic over many failures; on a new one, nothing. */
+        lua_newuserdatauv(L, 0, 1);
+        lua_pushvalue(L, top + 1);
+        lua_setiuservalue(L, -2, 1);
+        rt_setmetatable(L, MT_FAILURE_GUARD);
+    } else {
+        lua_pushnil(L);
+    }
     lua_setiuservalue(L, top + 1, UV_FN);
     lua_settop(L, top);
     task_release(rt, t);

@@ -243,6 +243,22 @@ EOF
     stderr_has "task 2 (task-2) failed and nobody awaited it: (command line):2: dropped"
 }
 
+@test "failed tasks are reported when collected, not at the end; awaited ones never" {
+    run -1 --separate-stderr "$ASYNCRUN" -e '
+        local seen = {}
+        for i = 1, 3000 do seen[i] = async.spawn(function() error("seen " .. i) end) end
+        for i = 1, 100 do async.spawn(function() error("dropped " .. i) end) end
+        async.sleep(0.01)
+        for i = 1, 3000 do assert(not pcall(seen[i].await, seen[i])) end
+        seen = nil
+        collectgarbage() collectgarbage()
+        io.stderr:write("after gc\n")'
+    [ "$(grep -c 'failed and nobody awaited it: (command line):4: dropped' <<< "$stderr")" -eq 100 ] ||
+        fail "not 100 reports: $stderr"
+    refute grep -q seen <<< "$stderr"
+    [ "$(tail -n 1 <<< "$stderr")" = "after gc" ] || fail "reported after the collection: $stderr"
+}
+
 @test "a failed task retrieved with await (or pcall(t.await, t)) is not reported" {
     run -0 --separate-stderr "$ASYNCRUN" -e '
         local t = async.spawn(function() error("seen") end)
