@@ -307,9 +307,20 @@ static const char *lproc_cwd(lua_State *L, int opts)
     return lua_tostring(L, -1);
 }
 
-static void lproc_nonblock(struct stream *s)
+/* The streams handed to the child: closed once it runs, as the shell does (their reader
+ * sees the end when the child's writer ends); the parent's again (non-blocking) if not. */
+static void lproc_hand_over(struct rt *rt, struct lproc *lp, bool child_runs)
 {
-    fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+    for (int i = 0; i < 3; i++) {
+        struct stream *s = lp->handed[i];
+        if (!s)
+            continue;
+        if (child_runs)
+            stream_close(rt, s);
+        else
+            fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NONBLOCK);
+        lp->handed[i] = NULL;
+    }
 }
 
 /* [-0, +1|3, -] the end of exec once the child's exec is over (err 0) or failed (its streams
@@ -317,15 +328,7 @@ static void lproc_nonblock(struct stream *s)
 static int lproc_exec_end(lua_State *L, struct lproc *lp, int err)
 {
     struct rt *rt = rt_of(L);
-    for (int i = 0; i < 3; i++)
-        if (lp->handed[i]) { /* the child's now, as the shell does: its reader sees the end
-                              * when the child's writer ends */
-            if (err)
-                lproc_nonblock(lp->handed[i]);
-            else
-                stream_close(rt, lp->handed[i]);
-            lp->handed[i] = NULL;
-        }
+    lproc_hand_over(rt, lp, !err);
     if (!err) {
         lua_pushvalue(L, 7);
         return 1;
@@ -400,6 +403,9 @@ static int lproc_exec(lua_State *L)
             ends[i] = lstream_new(L);
             lua_setfield(L, 8, names[i]);
         }
+    for (int i = 0; i < 3; i++)
+        if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i]))
+            lp->handed[i] = io.stream[i];
     bool group = lproc_group(L, opts);
     int io_err = lproc_io_open(&io, &stdio), err = -io_err;
     if (!io_err) {
@@ -407,9 +413,7 @@ static int lproc_exec(lua_State *L)
         err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
     }
     if (err) { /* a failure to start the program names it */
-        for (int i = 0; i < 3; i++)
-            if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i]))
-                lproc_nonblock(io.stream[i]);
+        lproc_hand_over(rt, lp, false);
         lproc_io_close(&io);
         return laux_failure(L, -err, io_err ? NULL : argv[0]);
     }
@@ -418,8 +422,6 @@ static int lproc_exec(lua_State *L)
         if (io.mode[i] == IO_PIPE) {
             stream_init(rt, ends[i], io.pipes[i][1 - child], STREAM_FD, true, "pipe");
             io.pipes[i][1 - child] = -1;
-        } else if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i])) {
-            lp->handed[i] = io.stream[i];
         }
     }
     lproc_io_close(&io);

@@ -205,15 +205,21 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
     return 0;
 }
 
+/* The exec is over (or the child reaped): its pipe and spawn block go. */
+static void proc_start_over(struct rt *rt, struct proc *p)
+{
+    if (!p->start)
+        return;
+    iosrc_release(rt, &p->started);
+    spawn_free(p->start);
+    p->start = NULL;
+}
+
 /* Done with the child: its exit fd and its resource go. */
 static void proc_release(struct rt *rt, struct proc *p)
 {
     p->reaped = true;
-    if (p->start) {
-        iosrc_release(rt, &p->started);
-        spawn_free(p->start);
-        p->start = NULL;
-    }
+    proc_start_over(rt, p);
     iosrc_release(rt, &p->exit);
     close(p->pidfd);
     p->pidfd = -1;
@@ -227,9 +233,7 @@ int proc_started(struct rt *rt, struct proc *p, bool block)
     int r = spawn_end(p->start, block);
     if (r > 0)
         return 1;
-    iosrc_release(rt, &p->started);
-    spawn_free(p->start);
-    p->start = NULL;
+    proc_start_over(rt, p);
     if (r < 0) { /* the child has exited 127 or is about to */
         while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
             ;

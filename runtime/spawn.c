@@ -252,24 +252,18 @@ static struct spawn *spawn_block(const struct spawn_req *req, size_t *stack_at)
 int spawn_begin(const struct spawn_req *req, pid_t *pid, int *pidfd, struct spawn **out)
 {
     size_t stack_at;
-    int st[2];
+    int st[2] = {-1, -1};
+    long r;
     struct spawn *sp = spawn_block(req, &stack_at);
     if (!sp)
         return -ENOMEM;
-    if (pipe2(st, O_CLOEXEC | O_NONBLOCK) != 0) {
-        int err = errno;
-        free(sp);
-        return -err;
-    }
+    if (pipe2(st, O_CLOEXEC | O_NONBLOCK) != 0)
+        goto fail_errno;
     if (st[1] < 3) { /* not where the child's dup2 onto 0-2 would close it */
         int fd = fcntl(st[1], F_DUPFD_CLOEXEC, 3);
         close(st[1]);
-        if ((st[1] = fd) < 0) {
-            int err = errno;
-            close(st[0]);
-            free(sp);
-            return -err;
-        }
+        if ((st[1] = fd) < 0)
+            goto fail_errno;
     }
     struct clone_args args;
     memset(&args, 0, sizeof args);
@@ -282,18 +276,25 @@ int spawn_begin(const struct spawn_req *req, pid_t *pid, int *pidfd, struct spaw
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the child starts with all of them blocked */
-    long r = spawn_clone3(&args, sizeof args, spawn_child, sp);
+    r = spawn_clone3(&args, sizeof args, spawn_child, sp);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     close(st[1]);
     if (r < 0) {
-        close(st[0]);
-        free(sp);
-        return (int)r;
+        st[1] = -1;
+        goto fail;
     }
     sp->status_fd = st[0];
     *pid = (pid_t)r;
     *out = sp;
     return 0;
+fail_errno:
+    r = -errno;
+fail:
+    for (int i = 0; i < 2; i++)
+        if (st[i] >= 0)
+            close(st[i]);
+    free(sp);
+    return (int)r;
 }
 
 #else
