@@ -1,7 +1,9 @@
 /* os.exit leaves at once, as in lua, but first writes what the runtime owes: the trace's
  * closing event and buffered output. print and io's writes keep program order with the
  * buffered std streams. */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <lauxlib.h>
 #include <lualib.h>
@@ -9,6 +11,7 @@
 #include "lasync.h"
 #include "core.h"
 #include "stream.h"
+#include "trace.h"
 
 /* os.exit([code [, close]]) [-(n), +0, v] does not return; raises on a bad code */
 static int los_exit(lua_State *L)
@@ -25,7 +28,8 @@ static int los_with_sigpipe(lua_State *L)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL}, saved;
     bool restore = !rt_of(L)->pipe_ignored_at_start;
-    stream_drain_std(rt_of(L)); /* the child writes after what the script wrote */
+    trace_before_output(rt_of(L));
+    stream_drain_std(rt_of(L), true); /* the child writes after what the script wrote */
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
     if (restore)
@@ -44,14 +48,36 @@ static int los_with_sigpipe(lua_State *L)
 #define LOS_IO_WRITE "asyncrun.io.write"
 #define LOS_FILE_WRITE "asyncrun.file.write"
 
+/* [-0, +0, -] after a write through C stdio: an error on stdout or stderr is kept for the
+ * report at exit while it is fresh (errno is the failed write's), unless the write returned
+ * it to the script (received: the call's first result is nil). A broken pipe is left to
+ * rt_check_output, which ends the run with 141. */
+static void los_note_stdio_error(lua_State *L, bool received)
+{
+    int err = errno;
+    FILE *const files[] = {stdout, stderr};
+    static const char *const names[] = {"stdout", "stderr"};
+    for (int i = 0; i < 2; i++) {
+        if (!ferror(files[i]) || err == EPIPE)
+            continue;
+        if (!received)
+            rt_output_error(rt_of(L), names[i], err ? err : EIO);
+        clearerr(files[i]);
+    }
+}
+
 /* [-0, +r, e] calls the original under key with the arguments, after what async.stdout and
  * async.stderr buffered: their bytes were written first */
 static int los_call_after_streams(lua_State *L, const char *key)
 {
-    stream_drain_std(rt_of(L));
+    trace_before_output(rt_of(L));
+    stream_drain_std(rt_of(L), true);
     lua_getfield(L, LUA_REGISTRYINDEX, key);
     lua_insert(L, 1);
+    errno = 0;
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    if (ferror(stdout) || ferror(stderr))
+        los_note_stdio_error(L, lua_gettop(L) > 0 && lua_isnil(L, 1));
     return lua_gettop(L);
 }
 

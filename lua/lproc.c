@@ -205,7 +205,7 @@ static void lproc_io_close(struct lproc_io *io)
 
 /* Makes what the child gets: pipes, and private copies (>= 3, so that no dup2 onto 0-2
  * clobbers another's source) of handed descriptors. 0 or errno, having closed them all. */
-static int lproc_io_open(struct lproc_io *io, struct proc_stdio *stdio)
+static int lproc_io_open(struct rt *rt, struct lproc_io *io, struct proc_stdio *stdio)
 {
     for (int i = 0; i < 3; i++) {
         int src = -1;
@@ -217,7 +217,7 @@ static int lproc_io_open(struct lproc_io *io, struct proc_stdio *stdio)
             stdio->fd[i] = io->pipes[i][child];
             fcntl(io->pipes[i][1 - child], F_SETFL, O_NONBLOCK);
         } else if (io->mode[i] == IO_STREAM) {
-            stream_drain(io->stream[i]); /* what the script wrote comes first, as for a file */
+            stream_drain(rt, io->stream[i]); /* what the script wrote comes first, as for a file */
             src = lproc_stream_fd(io->stream[i]);
         } else if (io->mode[i] == IO_FILE) {
             fflush(io->file[i]); /* what the script wrote comes first */
@@ -407,7 +407,7 @@ static int lproc_exec(lua_State *L)
         if (io.mode[i] == IO_STREAM && lproc_handed_over(io.stream[i]))
             lp->handed[i] = io.stream[i];
     bool group = lproc_group(L, opts);
-    int io_err = lproc_io_open(&io, &stdio), err = -io_err;
+    int io_err = lproc_io_open(rt, &io, &stdio), err = -io_err;
     if (!io_err) {
         stdio.group = group && !lproc_reads_terminal(&stdio);
         err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);

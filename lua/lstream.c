@@ -15,6 +15,7 @@
 #include "laux.h"
 #include "lstream.h"
 #include "stream.h"
+#include "trace.h"
 
 /* Results of one read step. */
 enum { READ_DONE, READ_EOF, READ_WAIT, READ_ERROR };
@@ -388,7 +389,7 @@ static void lstream_after_stdio(lua_State *L)
         return;
     if (out)
         stream_drain_or_exit(rt_of(L), out);
-    fflush(stdout);
+    rt_fflush(rt_of(L), stdout);
 }
 
 /* s:write(...) -> s | nil, msg, errno [-(n), +1|3, e y] buffered: see s:setvbuf */
@@ -400,8 +401,10 @@ static int lstream_write(lua_State *L)
             luaL_checklstring(L, i, NULL); /* a number becomes a string in its slot */
     if (s->werr)
         return lstream_deferred(L, s);
-    if (s->std)
+    if (s->std) {
+        trace_before_output(rt_of(L));
         lstream_after_stdio(L); /* what print wrote comes first */
+    }
     return lstream_write_from(L, s, (lua_KContext)2 << 40);
 }
 
@@ -459,7 +462,7 @@ static int lstream_seek(lua_State *L)
     lua_Integer offset = luaL_optinteger(L, 3, 0);
     if (s->kind != STREAM_FILE)
         return laux_failure(L, ESPIPE, NULL);
-    int r = stream_drain(s);
+    int r = stream_drain(rt_of(L), s);
     if (r < 0)
         return laux_failure(L, -r, NULL);
     if (whence[op] == SEEK_CUR)
@@ -473,27 +476,33 @@ static int lstream_seek(lua_State *L)
     return 1;
 }
 
-/* [-0, +1|3, e y] continuation of close: stack: stream. Closes even when the flush fails. */
+/* [-0, +1|3, e y] continuation of close: stack: stream. Closes even when the flush fails,
+ * and at once when the task cannot wait (its cancellation, a non-yieldable call): then what
+ * the kernel has not taken yet lingers, and the loop sends it later. */
 static int lstream_close_k(lua_State *L, int status, lua_KContext ctx)
 {
     struct stream *s = laux_check(L, 1, MT_STREAM);
+    struct task *t = rt_of(L)->current;
     int r = 0;
-    if (status == LUA_YIELD)
-        laux_resumed(L, rt_of(L)->current);
+    if (status == LUA_YIELD && t->wake != WAKE_OK) {
+        stream_close(rt_of(L), s); /* cancelled while waiting: released now, not by the GC */
+        laux_resumed(L, t);
+    }
     if (!s->closed) {
         r = s->werr ? -s->werr : stream_flush_some(s);
         s->werr = 0;
-        if (r == -EAGAIN)
+        if (r == -EAGAIN && laux_can_suspend(L))
             return lstream_wait_room(L, s, ctx, lstream_close_k);
         stream_close(rt_of(L), s);
     }
-    if (r < 0)
+    if (r < 0 && r != -EAGAIN)
         return lstream_write_failed(L, s, -r);
     lua_pushboolean(L, 1);
     return 1;
 }
 
-/* s:close() -> true | nil, msg, errno [-0, +1|3, e y] flushes first */
+/* s:close() -> true | nil, msg, errno [-0, +1|3, e y] flushes first; also __close, so that
+ * a stream closed by leaving its scope (a server's handler) waits as close does */
 static int lstream_close(lua_State *L)
 {
     laux_check(L, 1, MT_STREAM);
@@ -501,7 +510,7 @@ static int lstream_close(lua_State *L)
     return lstream_close_k(L, LUA_OK, 0);
 }
 
-/* __gc and __close: close if still open [-0, +0, -] */
+/* __gc: close if still open, never waiting [-0, +0, -] */
 static int lstream_gc(lua_State *L)
 {
     struct stream *s = laux_check(L, 1, MT_STREAM);
@@ -556,7 +565,7 @@ void lstream_open(lua_State *L)
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, lstream_gc);
     lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, lstream_gc);
+    lua_pushcfunction(L, lstream_close);
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, lstream_tostring);
     lua_setfield(L, -2, "__tostring");

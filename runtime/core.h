@@ -244,7 +244,15 @@ struct rt {
     bool suspending;          /* a runtime suspension is yielding: see sched_take_suspension */
     bool loop_open, shutting_down, closed, strict_failed, pipe_ignored_at_start, deadlocked, timed_out, grace_expired;
     bool std_gone;            /* a final drain of async.stdout/stderr found its reader gone */
+    bool drain_expired;       /* a drain gave up at rt->drain_until */
+    int out_err[2];           /* errno of a write error on stdout, stderr that the script never
+                                 received: reported at exit (rt_output_error) */
+    double drain_until;       /* clock past which a drain blocking the loop gives up, 0: never:
+                                 --timeout's expiry, then the grace after it or a signal */
+    double close_until;       /* the same at the end of the run, for streams but stdout/stderr */
+    struct stream *lingering; /* owned: closed streams whose output is still going out */
     FILE *trace;              /* NULL when tracing is off */
+    bool trace_shared;        /* the trace goes to stdout's or stderr's file: kept in order */
     char *trace_buf;          /* owned: the trace file's stdio buffer */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
@@ -278,8 +286,21 @@ _Noreturn void rt_exit(struct rt *rt, int status, bool close);
 /* stdout or stderr lost its reader: end the run quietly with status 141, as Unix tools do. */
 void rt_output_gone(struct rt *rt);
 
-/* Checks C stdio's error flags: a broken stdout/stderr pipe ends the run (rt_output_gone). */
+/* Checks C stdio's error flags: a broken stdout/stderr pipe ends the run (rt_output_gone),
+ * another error is kept for the report at exit. */
 void rt_check_output(struct rt *rt);
+
+/* fflush of C stdio's stdout or stderr: a failure is noted while errno is the write's
+ * (rt_output_error), a broken pipe as one (rt->std_gone). */
+void rt_fflush(struct rt *rt, FILE *f);
+
+/* A write error on stdout or stderr (name) that the script will never receive: reported
+ * once at exit ("asyncrun: stdout: No space left on device"), and a 0 status becomes 1. */
+void rt_output_error(struct rt *rt, const char *name, int err);
+
+/* The run is ending (--timeout, a signal): drains that block the loop give up on a reader
+ * that does not read after the shutdown grace (rt->drain_until). */
+void rt_bound_drains(struct rt *rt);
 
 /* The rt pointer in any thread's extra space (tasks, user coroutines, the main thread). */
 static inline struct rt *rt_of(lua_State *L)

@@ -15,6 +15,7 @@
 
 #include "proc.h"
 #include "stream.h"
+#include "trace.h"
 #include "io.h"
 #include "resource.h"
 #include "signal.h"
@@ -171,7 +172,8 @@ int proc_spawn(struct rt *rt, struct proc *p, char *const argv[], char *const en
     int err = 0, pidfd = -1;
     memset(p, 0, sizeof *p);
     p->pidfd = -1;
-    stream_drain_std(rt); /* a child sharing fd 1 or 2 writes after what the script wrote */
+    trace_before_output(rt);
+    stream_drain_std(rt, true); /* a child sharing fd 1 or 2 writes after what the script wrote */
     if (rt->spawn_mode == 0)
         rt->spawn_mode = spawn_available() ? 1 : -1;
     if (rt->spawn_mode > 0) {

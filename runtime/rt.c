@@ -33,21 +33,95 @@
 
 #define RT_GRACE_SECONDS 5.0
 
+static bool rt_pipe_broken(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+void rt_fflush(struct rt *rt, FILE *f)
+{
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f))
+        return;
+    if (rt_pipe_broken(fileno(f)))
+        rt->std_gone = true;
+    else
+        rt_output_error(rt, f == stdout ? "stdout" : "stderr", errno ? errno : EIO);
+    clearerr(f);
+}
+
 /* Everything written goes out before anything the runtime prints: streams' buffers first,
- * since C stdio's stdout holds only newer bytes (see lstream_after_stdio). */
+ * since C stdio's stdout holds only newer bytes (see lstream_after_stdio). Only stdout and
+ * stderr: what a pipe to a child or a socket holds is no part of that order. */
 static void rt_flush_output(struct rt *rt)
 {
+    stream_drain_std(rt, false);
+    rt_fflush(rt, stdout);
+}
+
+void rt_bound_drains(struct rt *rt)
+{
+    double until = clock_now() + RT_GRACE_SECONDS;
+    if (rt->drain_until == 0 || until < rt->drain_until)
+        rt->drain_until = until;
+}
+
+void rt_output_error(struct rt *rt, const char *name, int err)
+{
+    int i = strcmp(name, "stdout") == 0 ? 0 : 1;
+    if (!rt->out_err[i])
+        rt->out_err[i] = err;
+}
+
+/* The end of the run and of os.exit, after resources are closed: children are killed by
+ * then, so a pipe to one that never reads fails at once instead of holding the run; the
+ * rest goes out, bounded by the grace for streams but stdout and stderr. A write error a
+ * background flush kept on async.stdout/stderr that the script never asked for is the
+ * run's to report. */
+static void rt_finish_output(struct rt *rt)
+{
+    rt->close_until = clock_now() + RT_GRACE_SECONDS;
     stream_drain_all(rt);
-    fflush(stdout);
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stream *s = rt->std_streams[fd];
+        if (s && s->werr == EPIPE)
+            rt->std_gone = true;
+        else if (s && s->werr)
+            rt_output_error(rt, s->name, s->werr);
+        if (s)
+            s->werr = 0;
+    }
+    rt_fflush(rt, stdout);
 }
 
 void rt_before_exit(struct rt *rt)
 {
     rt_flush_output(rt);
     resource_shutdown(rt);
+    rt_finish_output(rt);
     stats_print(rt);
     trace_loop_close(rt);
     trace_close(rt);
+}
+
+/* The exit status once C stdio's last flush is done: a broken pipe is 141; another write
+ * error nobody received is reported here, after everything else, and a 0 becomes 1. */
+static int rt_output_status(struct rt *rt, int status)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+    rt_fflush(rt, stdout);
+    rt_fflush(rt, stderr);
+    if (rt->std_gone && status == ST_OK)
+        return ST_SIGPIPE;
+    for (int i = 0; i < 2; i++) {
+        if (!rt->out_err[i])
+            continue;
+        fprintf(stderr, "asyncrun: %s: %s\n", names[i], strerror(rt->out_err[i]));
+        if (status == ST_OK)
+            status = ST_FAILURE;
+    }
+    return status;
 }
 
 /* Closes the Lua state and its heap. Tasks still live (stragglers, a run that failed, an
@@ -72,7 +146,7 @@ void rt_exit(struct rt *rt, int status, bool close)
     rt_before_exit(rt);
     if (close)
         rt_close_state(rt);
-    exit(rt->std_gone && status == ST_OK ? ST_SIGPIPE : status);
+    exit(rt_output_status(rt, status));
 }
 
 void rt_output_gone(struct rt *rt)
@@ -81,16 +155,15 @@ void rt_output_gone(struct rt *rt)
     exit(ST_SIGPIPE);
 }
 
-static bool rt_pipe_broken(int fd)
-{
-    struct pollfd p = {.fd = fd, .events = POLLOUT};
-    return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
-}
-
 void rt_check_output(struct rt *rt)
 {
+    int err = errno;
     if ((ferror(stdout) && rt_pipe_broken(1)) || (ferror(stderr) && rt_pipe_broken(2)))
         rt_output_gone(rt);
+    if (ferror(stdout))
+        rt_output_error(rt, "stdout", err ? err : EIO);
+    if (ferror(stderr))
+        rt_output_error(rt, "stderr", err ? err : EIO);
     clearerr(stdout);
     clearerr(stderr);
 }
@@ -140,6 +213,7 @@ static void rt_deadline(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     rt->timed_out = true;
+    rt_bound_drains(rt);
     trace_flush(rt);
     rt_flush_output(rt);
     fprintf(stderr, "asyncrun: timeout: the run exceeded %g s\n", rt->opt->timeout);
@@ -215,8 +289,10 @@ static void rt_open_loop(struct rt *rt)
     timer_init(rt);
     ev_init(&rt->deadline_watch, rt_deadline);
     signal_install(rt);
-    if (rt->opt->timeout > 0)
+    if (rt->opt->timeout > 0) {
         sched_internal_timer(rt, &rt->deadline_watch, rt->opt->timeout);
+        rt->drain_until = clock_now() + rt->opt->timeout; /* a drain must not outlive it */
+    }
 }
 
 static void rt_close_loop(struct rt *rt)
@@ -225,6 +301,7 @@ static void rt_close_loop(struct rt *rt)
         return;
     rt->loop_open = false;
     rt_stop_deadline(rt);
+    stream_end_lingering(rt);
     signal_restore(rt);
     resolve_close(rt);
     timer_close(rt);
@@ -280,6 +357,13 @@ static int rt_pmain(lua_State *L)
     rt_shutdown(rt);
     if (resource_shutdown(rt) > 0 && opt->strict)
         rt->strict_failed = true;
+    rt_finish_output(rt);
+    ev_run(rt->loop, EVRUN_NOWAIT); /* a signal that came while the output went out counts */
+    if (rt->drain_expired && !rt->timed_out && !rt->signal_status && opt->timeout > 0
+        && clock_now() >= rt->drain_until) { /* the output to a reader that did not read */
+        rt->timed_out = true;
+        fprintf(stderr, "asyncrun: timeout: the run exceeded %g s\n", opt->timeout);
+    }
     stats_print(rt);
     trace_loop_close(rt);
     return 0;
@@ -384,9 +468,7 @@ out:
     rt_close_state(&rt);
     if (rt.loop)
         ev_loop_destroy(rt.loop);
-    if ((((fflush(stdout) != 0 || ferror(stdout)) && rt_pipe_broken(1)) || rt.std_gone)
-        && status == ST_OK)
-        status = ST_SIGPIPE;
+    status = rt_output_status(&rt, status);
     sigaction(SIGPIPE, &saved_pipe, NULL);
     return status;
 }

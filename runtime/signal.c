@@ -57,10 +57,20 @@ static void signal_handler(int signo)
     ev_async_send(signal_rt->loop, &signal_rt->signal_watch);
 }
 
+bool signal_ending(void)
+{
+    static const int ending[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof ending / sizeof ending[0]; i++)
+        if (signal_count[ending[i]] != signal_seen[ending[i]] && !signal_listeners[ending[i]])
+            return true;
+    return false;
+}
+
 static void signal_cancel_main(struct rt *rt, int status, const char *by)
 {
     if (rt->signal_status == 0)
         rt->signal_status = status;
+    rt_bound_drains(rt); /* output held for a reader that does not read is given up */
     if (rt->main && !task_finished(rt->main))
         task_cancel(rt, rt->main, by, 0);
 }

@@ -18,6 +18,10 @@ struct siglistener {
 void signal_install(struct rt *rt);
 void signal_restore(struct rt *rt);
 
+/* Whether a signal that ends the run (INT, TERM, HUP, without a listener) has arrived and
+ * the loop has not handled it yet: for waits that block the loop. */
+bool signal_ending(void);
+
 /* Starts listening; -errno if the signal cannot be caught. */
 int signal_listen(struct rt *rt, struct siglistener *l, int signo);
 /* Consumes one pending delivery: true if there was one. */

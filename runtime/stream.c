@@ -16,6 +16,8 @@
 #include "stream.h"
 #include "io.h"
 #include "resource.h"
+#include "clock.h"
+#include "signal.h"
 
 static void stream_shutdown(struct rt *rt, struct resource *r)
 {
@@ -215,51 +217,216 @@ void stream_flush_pending(struct rt *rt)
     }
     /* print and io.write: what C stdio holds is newer than what async.stdout holds */
     if (__fpending(stdout) > 0 && !(out && out->wlen > 0))
-        fflush(stdout);
+        rt_fflush(rt, stdout);
 }
 
-int stream_drain(struct stream *s)
+static void stream_linger_end(struct rt *rt, struct stream *l)
 {
-    int r;
-    while ((r = stream_flush_some(s)) == -EAGAIN) {
-        struct pollfd p = {.fd = s->fd, .events = POLLOUT};
-        if (poll(&p, 1, -1) < 0 && errno != EINTR) {
-            s->wlen = 0;
-            return -errno;
-        }
+    if (ev_is_active(&l->wr.w)) {
+        ev_ref(rt->loop);
+        ev_io_stop(rt->loop, &l->wr.w);
     }
-    stream_unpend(s);
-    return r;
+    stream_unpend(l);
+    if (l->owned)
+        close(l->fd);
+    free(l->wbuf);
+    free(l);
 }
 
-/* A drain at the end of the run or at a close: standard output whose reader left makes the
- * status 141 (rt->std_gone), as a failed final fflush of C stdio does. */
-static void stream_drain_noting(struct rt *rt, struct stream *s)
+/* Room for a lingering stream. Its watcher is unref'd: output that no task waits for never
+ * keeps the run alive, nor hides a deadlock. */
+static void stream_linger_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
-    if (stream_drain(s) == -EPIPE && s->std)
+    struct stream *l = (struct stream *)((char *)w - offsetof(struct stream, wr.w));
+    (void)revents;
+    if (stream_flush_some(l) != -EAGAIN)
+        stream_linger_end(ev_userdata(loop), l);
+}
+
+/* Hands s's unsent output and its descriptor over to a stream of the runtime's own, which
+ * the loop flushes while the run goes on, and the end of the run drains: a close never waits
+ * for a slow peer. False without memory. */
+static bool stream_linger(struct rt *rt, struct stream *s)
+{
+    struct stream *l = malloc(sizeof *l);
+    if (!l)
+        return false;
+    memset(l, 0, sizeof *l);
+    l->fd = s->fd;
+    l->kind = s->kind;
+    l->owned = s->owned;
+    l->std = s->std;
+    l->name = s->name;
+    l->lingering = true;
+    l->wbuf = s->wbuf; /* owned: taken from s */
+    l->wlen = s->wlen;
+    l->wcap = s->wcap;
+    s->wbuf = NULL;
+    s->wlen = 0;
+    s->owned = false; /* the descriptor is l's now */
+    ev_io_init(&l->wr.w, stream_linger_ready, l->fd, EV_WRITE);
+    ev_io_start(rt->loop, &l->wr.w);
+    ev_unref(rt->loop);
+    l->pend_next = rt->lingering;
+    if (l->pend_next)
+        l->pend_next->pend_prev = &l->pend_next;
+    l->pend_prev = &rt->lingering;
+    rt->lingering = l;
+    return true;
+}
+
+void stream_end_lingering(struct rt *rt)
+{
+    while (rt->lingering)
+        stream_linger_end(rt, rt->lingering);
+}
+
+/* The clock reading past which a drain that blocks the loop gives up on s (0: none). Output
+ * for a reader that is there is never dropped, but --timeout, a terminating signal
+ * (rt->drain_until) and, for streams other than stdout and stderr, the end of the run
+ * (rt->close_until) bound the wait for one that does not read. */
+static double stream_deadline(const struct rt *rt, const struct stream *s)
+{
+    double a = rt->drain_until, b = s->std ? 0 : rt->close_until;
+    return a == 0 ? b : b == 0 || a < b ? a : b;
+}
+
+/* One pass of a drain over v[0 .. n): flushes each, drops the output of those past their
+ * deadline (-ETIMEDOUT), and fills p with those still waiting for room; err[i] is the
+ * outcome of v[i] once it is over. Returns how many wait, and in *ms poll's timeout. */
+static size_t stream_drain_pass(struct rt *rt, struct stream **v, int *err, size_t n,
+                                struct pollfd *p, int *ms)
+{
+    size_t waiting = 0;
+    double now = clock_now(), first = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (err[i] != -EAGAIN)
+            continue;
+        if ((err[i] = v[i]->wlen ? stream_flush_some(v[i]) : 0) != -EAGAIN)
+            continue;
+        double until = stream_deadline(rt, v[i]);
+        if (until > 0 && now >= until) {
+            v[i]->wlen = 0; /* a reader that does not read, and the run must end */
+            err[i] = -ETIMEDOUT;
+            rt->drain_expired = true;
+            continue;
+        }
+        if (until > 0 && (first == 0 || until < first))
+            first = until;
+        p[waiting++] = (struct pollfd){.fd = v[i]->fd, .events = POLLOUT};
+    }
+    *ms = first == 0 ? -1 : (int)((first - now) * 1000) + 1;
+    return waiting;
+}
+
+/* Drains v[0 .. n) together, blocking the loop: each err[i] ends as 0 or -errno. A signal
+ * that ends the run (SIGINT, SIGTERM, SIGHUP) interrupts poll and bounds the wait. */
+static void stream_drain_set(struct rt *rt, struct stream **v, int *err, size_t n)
+{
+    struct pollfd one, *p = n == 1 ? &one : malloc(n * sizeof *p);
+    int ms;
+    if (!p) { /* no memory for the set: one at a time */
+        for (size_t i = 0; i < n; i++)
+            stream_drain_set(rt, v + i, err + i, 1);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        err[i] = -EAGAIN;
+    for (size_t waiting; (waiting = stream_drain_pass(rt, v, err, n, p, &ms)) > 0;) {
+        if (poll(p, waiting, ms) >= 0)
+            continue;
+        if (errno == EINTR) {
+            if (signal_ending())
+                rt_bound_drains(rt);
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) /* poll itself failed: nothing can be waited for */
+            if (err[i] == -EAGAIN) {
+                v[i]->wlen = 0;
+                err[i] = -errno;
+            }
+        break;
+    }
+    for (size_t i = 0; i < n; i++)
+        stream_unpend(v[i]);
+    if (p != &one)
+        free(p);
+}
+
+int stream_drain(struct rt *rt, struct stream *s)
+{
+    int err;
+    stream_drain_set(rt, &s, &err, 1);
+    return err;
+}
+
+/* What a drain found on async.stdout/stderr that the script will never receive: a reader
+ * that left makes the status 141 (rt->std_gone), another error is reported at exit. */
+static void stream_note(struct rt *rt, struct stream *s, int err)
+{
+    if (err == -EPIPE && s->std)
         rt->std_gone = true;
+    else if (err < 0 && err != -ETIMEDOUT && s->std)
+        rt_output_error(rt, s->name, -err);
 }
 
 void stream_drain_all(struct rt *rt)
 {
-    while (rt->pending_out)
-        stream_drain_noting(rt, rt->pending_out);
+    size_t n = 0;
+    for (struct stream *s = rt->pending_out; s; s = s->pend_next)
+        n++;
+    for (struct stream *s = rt->lingering; s; s = s->pend_next)
+        n++;
+    if (n == 0)
+        return;
+    struct stream **v = malloc(n * sizeof *v);
+    int *err = malloc(n * sizeof *err);
+    if (!v || !err) {
+        free(v);
+        free(err);
+        while (rt->pending_out) /* no memory: one at a time */
+            stream_note(rt, rt->pending_out, stream_drain(rt, rt->pending_out));
+        while (rt->lingering)
+            stream_linger_end(rt, rt->lingering);
+        return;
+    }
+    n = 0;
+    for (struct stream *s = rt->pending_out; s; s = s->pend_next)
+        v[n++] = s;
+    for (struct stream *s = rt->lingering; s; s = s->pend_next)
+        v[n++] = s;
+    stream_drain_set(rt, v, err, n);
+    for (size_t i = 0; i < n; i++) {
+        if (v[i]->lingering)
+            stream_linger_end(rt, v[i]);
+        else
+            stream_note(rt, v[i], err[i]);
+    }
+    free(v);
+    free(err);
 }
 
 int stream_drain_or_exit(struct rt *rt, struct stream *s)
 {
-    int r = s->wlen > 0 ? stream_drain(s) : 0;
+    int r = s->wlen > 0 ? stream_drain(rt, s) : 0;
     if (r == -EPIPE && s->std)
         rt_output_gone(rt);
     return r;
 }
 
-void stream_drain_std(struct rt *rt)
+void stream_drain_std(struct rt *rt, bool exit_if_gone)
 {
-    for (int fd = 1; fd <= 2; fd++)
-        if (rt->std_streams[fd])
-            stream_drain_or_exit(rt, rt->std_streams[fd]);
+    for (int fd = 1; fd <= 2; fd++) {
+        struct stream *s = rt->std_streams[fd];
+        if (!s || s->wlen == 0)
+            continue;
+        if (exit_if_gone)
+            stream_drain_or_exit(rt, s);
+        else
+            stream_note(rt, s, stream_drain(rt, s));
+    }
 }
+
 
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size)
 {
@@ -278,17 +445,23 @@ void stream_close(struct rt *rt, struct stream *s)
 {
     if (s->closed)
         return;
-    stream_drain_noting(rt, s);
+    if (s->wlen > 0) {
+        int r = stream_flush_some(s);
+        if (r == -EAGAIN && !(rt->loop_open && stream_linger(rt, s)))
+            s->wlen = 0; /* the loop is gone (or no memory): what the kernel did not take */
+        else if (r < 0 && r != -EAGAIN)
+            stream_note(rt, s, r);
+    }
+    stream_unpend(s);
     s->closed = true;
     for (int i = 0; i < 3; i++)
         if (rt->std_streams[i] == s)
             rt->std_streams[i] = NULL;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
-    if (s->owned) {
-        close(s->fd);
-        resource_remove(rt, &s->res);
-    }
+    if (s->owned)
+        close(s->fd); /* not when its output lingers: the lingering stream closes it */
+    resource_remove(rt, &s->res);
     free(s->buf);
     free(s->wbuf);
     s->buf = s->wbuf = NULL;

@@ -21,6 +21,7 @@ struct stream {
     uint8_t kind;
     bool closed, eof, owned;
     bool std;                 /* async.stdout/stderr: a gone reader ends the run (status 141) */
+    bool lingering;           /* closed by the script; the runtime's, until its output is out */
     struct iosrc rd, wr;
     uint8_t vbuf;             /* STREAM_VBUF_*: when s:write hands its buffer to the kernel */
     char *buf;                /* owned: unread bytes are buf[off .. off+len) */
@@ -28,7 +29,8 @@ struct stream {
     char *wbuf;               /* owned: written bytes not yet in the kernel: wbuf[0 .. wlen) */
     size_t wlen, wcap;
     int werr;                 /* errno of a write that failed after s:write returned, or 0 */
-    struct stream *pend_next, **pend_prev; /* in rt->pending_out while wlen > 0 */
+    struct stream *pend_next, **pend_prev; /* in rt->pending_out while wlen > 0, or in
+                                              rt->lingering */
     const char *name;         /* static: "tcp", "unix", "pipe", "stdin"... */
 };
 
@@ -51,20 +53,27 @@ void stream_pend(struct rt *rt, struct stream *s);
  * watches for room where it did not (errors are kept for the next call: werr), then C
  * stdio's stdout unless async.stdout still holds older bytes. */
 void stream_flush_pending(struct rt *rt);
-/* Waits (poll, blocking the loop) until the write buffer is in the kernel: 0 or -errno. For
- * the end of the run, close outside a task and output ordered with C stdio's. */
-int stream_drain(struct stream *s);
+/* Waits (poll, blocking the loop) until the write buffer is in the kernel: 0 or -errno;
+ * -ETIMEDOUT when --timeout, a signal that ends the run or the end of the run bounded the
+ * wait (the rest is dropped). For the end of the run and output ordered with C stdio's. */
+int stream_drain(struct rt *rt, struct stream *s);
 /* stream_drain of a stream holding output; async.stdout/stderr whose reader left end the
  * run (rt_output_gone, status 141). 0 or -errno. */
 int stream_drain_or_exit(struct rt *rt, struct stream *s);
-/* stream_drain on every stream with pending output: every exit path (std_gone on EPIPE). */
+/* Drains every stream with pending output and every lingering one, all at once: the end of
+ * the run. A reader of async.stdout/stderr that left sets rt->std_gone, another error on
+ * them is reported at exit (rt_output_error). */
 void stream_drain_all(struct rt *rt);
-/* Drains async.stdout and async.stderr: C stdio or a child writes to the same descriptor
- * next. A reader that left ends the run (rt_output_gone). */
-void stream_drain_std(struct rt *rt);
+/* Drains async.stdout and async.stderr: C stdio, a child or the runtime writes to the same
+ * descriptor next. A reader that left ends the run (rt_output_gone) if exit_if_gone, else
+ * sets rt->std_gone. */
+void stream_drain_std(struct rt *rt, bool exit_if_gone);
+/* Frees the lingering streams, dropping what they hold: the loop is closing. */
+void stream_end_lingering(struct rt *rt);
 /* Changes the buffering; size 0 keeps the current size. 0 or -errno (-EAGAIN: flush first). */
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size);
-/* Drains, wakes its waiters, closes the fd if owned, frees the buffers. Idempotent. */
+/* Wakes its waiters, closes the fd if owned, frees the buffers. Idempotent. Output the
+ * kernel does not take at once lingers: the loop sends it later (never waiting here). */
 void stream_close(struct rt *rt, struct stream *s);
 /* Opens fd 0-2 as a stream without changing the flags of the shared open file. */
 int stream_open_std(struct rt *rt, struct stream *s, int fd);

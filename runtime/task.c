@@ -509,7 +509,7 @@ void task_report_unretrieved(struct rt *rt, struct task *t)
     task_list_remove(&rt->unretrieved, t);
     if (rt_tracing(rt))
         trace_flush(rt);
-    fflush(stdout);
+    rt_fflush(rt, stdout);
     fprintf(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",
             (int64_t)t->id, task_name(t, buf, sizeof buf),
             t->traceback ? t->traceback : "(its error was lost: not enough memory)");

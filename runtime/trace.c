@@ -9,6 +9,8 @@
 #include <inttypes.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stdio_ext.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "trace.h"
@@ -17,6 +19,7 @@
 #include "where.h"
 #include "fmt.h"
 #include "task.h"
+#include "stream.h"
 
 #define TRACE_FILE_BUFFER (256 * 1024)
 
@@ -25,9 +28,7 @@ enum field_type { F_STR, F_INT, F_NUM };
 struct field {
     const char *key;
     size_t klen;
-    #define TRACE_FILE_BUFFER (256 * 1024)
-
-enum field_type type;
+    enum field_type type;
     union {
         const char *s;
         int64_t i;
@@ -39,6 +40,19 @@ enum field_type type;
 #define FINT(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_INT, .v.i = (int64_t)(x)}
 #define FNUM(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_NUM, .v.d = (x)}
 
+/* Whether the trace's descriptor writes to the same file or pipe as stdout or stderr (the
+ * default --trace, 2>&1, a terminal): their lines must then be kept in order. */
+static bool trace_shares_output(int fd)
+{
+    struct stat t, o;
+    if (fstat(fd, &t) != 0)
+        return false;
+    for (int std = 1; std <= 2; std++)
+        if (fstat(std, &o) == 0 && o.st_dev == t.st_dev && o.st_ino == t.st_ino)
+            return true;
+    return false;
+}
+
 int trace_open(struct rt *rt)
 {
     const char *path = rt->opt->trace_file;
@@ -47,6 +61,7 @@ int trace_open(struct rt *rt)
     rt->trace = path ? fopen(path, "we") : fdopen(fcntl(2, F_DUPFD_CLOEXEC, 3), "w");
     if (!rt->trace)
         return -errno;
+    rt->trace_shared = trace_shares_output(fileno(rt->trace));
     /* a file takes big writes: a busy run traces hundreds of MB, 4 KiB at a time otherwise */
     if (path && (rt->trace_buf = malloc(TRACE_FILE_BUFFER)) != NULL)
         setvbuf(rt->trace, rt->trace_buf, _IOFBF, TRACE_FILE_BUFFER);
@@ -72,6 +87,12 @@ void trace_close(struct rt *rt)
     rt->trace = NULL;
     free(rt->trace_buf);
     rt->trace_buf = NULL;
+}
+
+void trace_before_output(struct rt *rt)
+{
+    if (rt->trace_shared)
+        fflush(rt->trace);
 }
 
 void trace_flush(struct rt *rt)
@@ -307,9 +328,27 @@ static double trace_clock(const struct rt *rt)
     return rt_now(rt) - rt->t0;
 }
 
+/* On the output's file, the output written before an event goes out before it:
+ * async.stdout's and async.stderr's buffers, then C stdio's (which holds only newer bytes).
+ * Output flushes the trace before it is written (trace_before_output), so at any time the
+ * trace's buffer or the output's are empty, and either may go out whenever it likes: the
+ * order holds with one system call per switch between the two, none when only one writes. */
+static void trace_output_first(struct rt *rt)
+{
+    for (int fd = 1; fd <= 2; fd++)
+        if (rt->std_streams[fd] && rt->std_streams[fd]->wlen > 0) {
+            stream_drain_std(rt, false);
+            break;
+        }
+    if (__fpending(stdout) > 0)
+        rt_fflush(rt, stdout);
+}
+
 /* Writes one event (fs[0] must be t, fs[1] the event name), after what o holds already. */
 static void trace_emit_to(struct rt *rt, struct out *o, const struct field *fs, int n)
 {
+    if (rt->trace_shared)
+        trace_output_first(rt);
     switch (rt->opt->trace) {
     case TRACE_TEXT:
         out_text(o, fs, n);

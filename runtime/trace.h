@@ -10,6 +10,9 @@ int trace_open(struct rt *rt);
 /* Writes the format's footer and closes; later events are dropped. */
 void trace_close(struct rt *rt);
 void trace_flush(struct rt *rt);
+/* Output to stdout or stderr is about to be written: with the trace on the same file, the
+ * events before it go out first. */
+void trace_before_output(struct rt *rt);
 
 void trace_loop_start(struct rt *rt);
 void trace_loop_close(struct rt *rt);
