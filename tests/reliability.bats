@@ -1,0 +1,86 @@
+#!/usr/bin/env bats
+# Issue 23, items 4-7: what a cancellation, a failing __tostring, a long line and a terminal
+# hang-up must not do: leak descriptors until the collector runs, abort the run, take
+# quadratic time or unbounded memory, leave children running.
+
+load helpers
+
+setup() {
+    clean_environment
+}
+
+teardown() {
+    if [ -n "${pid:-}" ]; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    fi
+    if [ -n "${tag:-}" ]; then
+        pkill -KILL -f "sleep $tag" 2>/dev/null || true
+    fi
+}
+
+# Runs "$@" as the session leader of a new pseudo-terminal (as a login shell is), waits for
+# the line "ready" in $ready, then closes the terminal's master side (a hang-up: the kernel
+# sends SIGHUP to the session) and prints the exit status.
+pty_hangup() {
+    python3 - "$ready" "$@" <<'PY'
+import os, pty, sys, time
+ready, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+deadline = time.monotonic() + 10
+while not (os.path.exists(ready) and "ready" in open(ready).read()):
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        sys.exit("no 'ready' after 10 s")
+    time.sleep(0.02)
+os.close(fd)
+deadline = time.monotonic() + 10
+while True:
+    done, st = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if time.monotonic() > deadline:
+        os.kill(pid, 9)
+        sys.exit("still running 10 s after the hang-up")
+    time.sleep(0.02)
+print(os.waitstatus_to_exitcode(st))
+PY
+}
+
+@test "SIGHUP: a closed terminal cancels main (129) and kills the children of exec and capture" {
+    tag=31$$.5
+    ready=$BATS_TEST_TMPDIR/ready
+    s=$(script <<EOF
+local p = async.exec({"sleep", "$tag"})
+async.spawn(async.capture, {"sleep", "$tag"})
+async.sleep(0.2) -- both children started
+local f = assert(io.open("$ready", "w")) f:write("ready\n") f:close()
+p:wait()
+EOF
+)
+    run pty_hangup "$ASYNCRUN" "$s"
+    assert_success
+    assert_output 129
+    run pgrep -f "sleep $tag"
+    assert_failure
+}
+
+@test "a SIGHUP ignored when asyncrun starts stays ignored: the run ends normally" {
+    ready=$BATS_TEST_TMPDIR/ready
+    s=$(script <<EOF
+local f = assert(io.open("$ready", "w")) f:write("ready\n") f:close()
+async.sleep(0.5)
+print("finished")
+EOF
+)
+    out=$BATS_TEST_TMPDIR/out err=$BATS_TEST_TMPDIR/err
+    env --ignore-signal=HUP "$ASYNCRUN" "$s" > "$out" 2> "$err" 3>&- &
+    pid=$!
+    wait_for_line "$ready" ready
+    kill -HUP "$pid"
+    wait_exit 5
+    assert_equal "$status" 0
+    assert_equal "$(cat "$out")" "finished"
+}
