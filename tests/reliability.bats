@@ -84,3 +84,51 @@ EOF
     assert_equal "$status" 0
     assert_equal "$(cat "$out")" "finished"
 }
+
+# Writes a line of $1 bytes (then a newline unless $2 is "open") to a pipe of one page, so
+# that every read of the other end brings at most 4 KiB.
+long_line() {
+    python3 - "$@" <<'PY'
+import fcntl, os, sys
+fcntl.fcntl(1, 1031, 4096)  # F_SETPIPE_SZ
+n, chunk = int(sys.argv[1]), b"x" * 65536
+try:
+    while n > 0:
+        n -= os.write(1, chunk[:min(n, len(chunk))])
+    if sys.argv[2:] != ["open"]:
+        os.write(1, b"\n")
+except BrokenPipeError:
+    pass
+PY
+}
+
+@test "read('l') and lines on a 100 MB line through a pipe take linear time" {
+    # each 4 KiB read rescanned the whole line: 30 s were not enough
+    s=$(script <<'EOF'
+local a = async.stdin:read("l")
+local b
+for l in async.stdin:lines("L") do b = l end
+print(#a, #b)
+EOF
+)
+    two_lines() { { long_line 100000000; long_line 100; } | "$ASYNCRUN" --timeout=60 "$s"; }
+    run two_lines
+    assert_success
+    assert_output "$(printf '100000000\t101')"
+}
+
+@test "the read buffer counts against --memlimit: a 1 GB line without newline fails, memory bounded" {
+    s=$(script <<'EOF'
+local ok, err = pcall(async.stdin.read, async.stdin, "l")
+local peak = tonumber(io.open("/proc/self/status"):read("a"):match("VmHWM:%s*(%d+)"))
+print(ok, err, peak < 400 * 1024 or peak .. " kB")
+for _ in async.stdin:lines() do end -- raises as well
+print("not reached")
+EOF
+)
+    endless() { long_line 1000000000 open | "$ASYNCRUN" --memlimit=64M --timeout=60 "$s"; }
+    run --separate-stderr endless
+    assert_failure 1
+    assert_output "$(printf 'false\tnot enough memory\ttrue')"
+    assert_equal "$stderr" "asyncrun: not enough memory"
+}
