@@ -132,3 +132,67 @@ EOF
     assert_output "$(printf 'false\tnot enough memory\ttrue')"
     assert_equal "$stderr" "asyncrun: not enough memory"
 }
+
+# An error value whose __tostring raises: the runtime's own reports use a placeholder.
+bad_error() {
+    printf '%s\n' 'local bad = setmetatable({}, {__tostring = function() error("no text") end})'
+    cat
+}
+
+@test "a failing __tostring: pcall of await on the failed task lets main go on, trace and stats too" {
+    s=$(bad_error <<'EOF' | script
+local t = async.spawn(function() error(bad) end)
+local ok, e = pcall(t.await, t)
+print(ok, rawequal(e, bad))
+print("main goes on")
+EOF
+)
+    run --separate-stderr "$ASYNCRUN" --trace --stats "$s"
+    assert_success
+    assert_output "$(printf 'false\ttrue\nmain goes on')"
+    stderr_has 'event=fail task=2 name=task-2 error="(error object: __tostring failed: '
+    stderr_has 'no text)"'
+    stderr_has 'tasks              2 spawned, 1 done, 1 failed, 0 cancelled'
+}
+
+@test "a failing __tostring: an unawaited failure is reported with a placeholder, main's rest runs" {
+    s=$(bad_error <<'EOF' | script
+async.spawn(function() error(bad) end)
+async.spawn(function() error(setmetatable({}, {__tostring = function() return 42 end})) end)
+async.sleep(0.05)
+print("main goes on")
+EOF
+)
+    run --separate-stderr "$ASYNCRUN" "$s"
+    assert_failure 1
+    assert_output "main goes on"
+    stderr_has "asyncrun: task 2 (task-2) failed and nobody awaited it: (error object: __tostring failed: "
+    stderr_has "no text)"
+    stderr_has "asyncrun: task 3 (task-3) failed and nobody awaited it: (error object: __tostring failed: '__tostring' must return a string)"
+}
+
+@test "a failing __tostring: the main task's error, and a task dump at --timeout after such a failure" {
+    s=$(bad_error <<'EOF' | script
+local t = async.spawn(function() error(bad) end)
+pcall(t.await, t)
+print("waiting")
+async.spawn(function() async.sleep(60) end)
+async.sleep(60)
+EOF
+)
+    run --separate-stderr "$ASYNCRUN" --timeout=0.5 "$s"
+    assert_failure 124
+    assert_output "waiting"
+    stderr_has "asyncrun: timeout: the run exceeded 0.5 s"
+    stderr_has "task 3 (task-3) pending, waiting on sleep:60"
+    s=$(bad_error <<'EOF' | script main.lua
+local t = async.spawn(function() error(bad) end)
+t:await()
+EOF
+)
+    run --separate-stderr "$ASYNCRUN" "$s"
+    assert_failure 1
+    [[ $stderr == "asyncrun: (error object: __tostring failed: $s:1: no text)"$'\n'* ]] ||
+        fail "stderr: $stderr"
+    stderr_has "awaited by task 1 (main) at $s:3"
+}
