@@ -131,6 +131,7 @@ static int lnet_connect(lua_State *L)
     int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
     int fd;
     lua_settop(L, 2);
+    laux_interruption_point(L); /* not once the socket is made: it would be left open */
     int err = net_connect(host, port, &fd);
     if (err && err != -EINPROGRESS)
         return laux_failure(L, -err, NULL);

@@ -196,3 +196,113 @@ EOF
         fail "stderr: $stderr"
     stderr_has "awaited by task 1 (main) at $s:3"
 }
+
+# Runs the script on stdin under `ulimit -n 64` and --strict, after a heap of two million
+# tables (the collector does not come round during the run, so nothing left open is closed
+# by it): hundreds of cancelled operations must release what they opened at once.
+cancel_storm() {
+    {
+        printf '%s\n' 'local heap = {} for i = 1, 2000000 do heap[i] = {} end'
+        cat
+    } > "$BATS_TEST_TMPDIR/storm.lua"
+    run --separate-stderr bash -c 'ulimit -n 64 && exec "$1" --strict --timeout=120 "$2"' \
+        _ "$ASYNCRUN" "$BATS_TEST_TMPDIR/storm.lua"
+}
+
+@test "cancelled async.capture x300 under ulimit -n 64: its pipes are closed at once, the next works" {
+    cancel_storm <<'EOF'
+local failed = 0
+for i = 1, 300 do
+  local ok, e = pcall(async.timeout, (i % 3) * 0.001, async.capture, {"sleep", "5"}, {input = "x"})
+  if ok or not async.is_timeout(e) then failed = failed + 1 end
+end
+-- a child that closed its output but runs on: cancelling its capture kills it too
+for i = 1, 100 do
+  pcall(async.timeout, 0.001, async.capture, {"sh", "-c", "exec >&- 2>&-; sleep 5"})
+end
+print("failed", failed)
+print(async.capture({"echo", "still works"}))
+EOF
+    assert_success
+    assert_output "$(printf 'failed\t0\nstill works\n\t\t0\tnil')"
+    assert_equal "$stderr" ""
+}
+
+@test "cancelled exec starts x300 under ulimit -n 64: no pipe, pidfd or child left, the next works" {
+    cancel_storm <<'EOF'
+local over = 0
+for i = 1, 300 do
+  local ok, p = pcall(async.timeout, (i % 3) * 0.0005, async.exec, {"sleep", "5"},
+                      {stdin = "pipe", stdout = "pipe", stderr = "pipe"})
+  if ok then -- the exec was over before the deadline: the process is ours to end
+    over = over + 1
+    p:kill("KILL") p:wait() p.stdin:close() p.stdout:close() p.stderr:close()
+  end
+end
+local p = assert(async.exec({"echo", "still works"}, {stdout = "pipe"}))
+print(p.stdout:read("l"), p:wait())
+p.stdout:close()
+EOF
+    assert_success
+    assert_output "$(printf 'still works\t0\tnil')"
+    assert_equal "$stderr" ""
+}
+
+@test "cancelled tcp and unix connects x300 under ulimit -n 64: no half-open socket left, the next works" {
+    cancel_storm <<EOF
+local tcp = assert(async.tcp.listen("127.0.0.1", 0, function(s) s:write("hi\n") end))
+local unix = assert(async.unix.listen("$BATS_TEST_TMPDIR/sock", function(s) s:write("hi\n") end))
+local got = 0
+for i = 1, 300 do
+  for _, connect in ipairs({
+    function() return async.tcp.connect("127.0.0.1", tcp:port()) end,
+    function() return async.tcp.connect("localhost", tcp:port()) end,
+    function() return async.unix.connect("$BATS_TEST_TMPDIR/sock") end,
+  }) do
+    local ok, s, err = pcall(async.timeout, (i % 2) * 0.0001, connect)
+    if ok and s then got = got + 1; s:close() elseif ok then print(s, err) end
+  end
+end
+local t = assert(async.tcp.connect("127.0.0.1", tcp:port()))
+local u = assert(async.unix.connect("$BATS_TEST_TMPDIR/sock"))
+print(t:read("l"), u:read("l"))
+t:close() u:close()
+tcp:close() unix:close()
+tcp:wait() unix:wait()
+EOF
+    assert_success
+    assert_output "$(printf 'hi\thi')"
+    assert_equal "$stderr" ""
+}
+
+@test "cancelled name lookups x900 under ulimit -n 64: nothing left, the next lookup works" {
+    cancel_storm <<'EOF'
+for i = 1, 300 do
+  for _, d in ipairs({0, 0.00001, 0.001}) do
+    pcall(async.timeout, d, async.resolve, i % 2 == 0 and "localhost" or "127.0.0.1")
+  end
+end
+print(async.resolve("localhost")[1])
+EOF
+    assert_success
+    assert_output "127.0.0.1"
+    assert_equal "$stderr" ""
+}
+
+@test "servers closed while accepting x300 under ulimit -n 64: their sockets go at once, the next works" {
+    cancel_storm <<'EOF'
+for i = 1, 300 do
+  local srv = assert(async.tcp.listen("127.0.0.1", 0, function(s) end))
+  if i % 2 == 0 then async.sleep(0) end -- its acceptor waits in accept
+  srv:close()
+  if i % 3 == 0 then srv:wait() end
+end
+local srv = assert(async.tcp.listen("127.0.0.1", 0, function(s) s:write("hi\n") end))
+local c = assert(async.tcp.connect("127.0.0.1", srv:port()))
+print(c:read("l"))
+c:close() srv:close() srv:wait()
+EOF
+    assert_success
+    assert_output "hi"
+    assert_equal "$stderr" ""
+}
