@@ -241,6 +241,7 @@ void task_interrupt(struct rt *rt, struct task *t)
         break;
     case WAIT_RESOLVE:
         resolve_abandon(rt, t->run->on.resolve);
+        t->run->on.resolve = NULL; /* the pool's now, or freed */
         break;
     case WAIT_SIGNAL:
         signal_unwait(rt, t);
