@@ -340,9 +340,9 @@ static const char *task_error_message(lua_State *L, int idx)
     int status = lua_pcall(L, 1, 1, 0);
     if (status == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
         return lua_tostring(L, -1);
-    const char *why = status != LUA_OK && lua_type(L, -1) == LUA_TSTRING
-        ? lua_tostring(L, -1) : status == LUA_OK ? "'__tostring' must return a string"
-        : luaL_typename(L, -1); /* a non-string error value: not converted again */
+    const char *why = "'__tostring' must return a string";
+    if (status != LUA_OK) /* its own error value is not converted again unless a string */
+        why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
     const char *msg = lua_pushfstring(L, "(error object: __tostring failed: %s)", why);
     lua_remove(L, -2);
     return msg;

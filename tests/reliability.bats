@@ -289,6 +289,22 @@ EOF
     assert_equal "$stderr" ""
 }
 
+@test "abandoned lookups of a silent name server: those still queued go at once, the next waits little" {
+    cd "$BATS_TEST_TMPDIR"
+    # 100 lookups given up after 0.2 s: 4 are in the workers' hands (10 s each), 96 queued;
+    # kept, they held the next lookup for 250 s
+    run --separate-stderr with_silent_dns "$ASYNCRUN" --timeout=40 -e '
+        local ts = {}
+        for i = 1, 100 do
+          ts[i] = async.spawn(pcall, async.timeout, 0.2, async.resolve, "h" .. i .. ".example.com")
+        end
+        async.gather(ts)
+        print(async.resolve("localhost")[1])'
+    assert_success
+    assert_output "127.0.0.1"
+    assert_equal "$stderr" ""
+}
+
 @test "servers closed while accepting x300 under ulimit -n 64: their sockets go at once, the next works" {
     cancel_storm <<'EOF'
 for i = 1, 300 do
