@@ -29,7 +29,7 @@ void usage_print(FILE *out)
           "  -                   read the script from stdin\n"
           "\n"
           "Exit status: 0 success, 1 error, 2 usage, 3 deadlock, 124 timeout,\n"
-          "130 SIGINT, 143 SIGTERM, N os.exit(N). See asyncrun(1).\n",
+          "130 SIGINT, 143 SIGTERM, 129 SIGHUP, N os.exit(N). See asyncrun(1).\n",
           out);
 }
 

@@ -493,12 +493,19 @@ function async.capture(argv, opts)
       errs = ""
     end
   end)
-  if not ok then -- cancelled or timed out: the child goes too
+  local c, sig
+  if ok then
+    ok, c, sig = pcall(p.wait, p) -- a child that closed its output may still run
+    if not ok then e = c end
+  end
+  if not ok then -- cancelled or timed out: the child and its pipes go now, not at collection
     p:kill("KILL")
     shield(p.wait, p)
+    for _, name in ipairs({ "stdout", "stderr", "stdin" }) do
+      if p[name] then pcall(p[name].close, p[name]) end
+    end
     error(e, 0)
   end
-  local c, sig = p:wait()
   return out, errs, c, sig
 end
 

@@ -122,6 +122,14 @@ struct task *laux_suspending_task(lua_State *L)
     return t;
 }
 
+void laux_interruption_point(lua_State *L)
+{
+    struct cscope *s;
+    struct task *t = rt_of(L)->current;
+    if (t && lua_isyieldable(L) && scope_pending(t, &s) != INT_NONE)
+        laux_suspending_task(L); /* does not return */
+}
+
 int laux_suspend(lua_State *L, struct task *t, lua_KContext ctx, lua_KFunction k)
 {
     t->run->wait_L = L;

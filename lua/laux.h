@@ -11,6 +11,11 @@
  * task", the non-yieldable cause, or the task's pending cancellation (level-triggered). */
 struct task *laux_suspending_task(lua_State *L);
 
+/* [-0, +0, v y] raises the running task's pending cancellation or timeout (after one turn
+ * of the loop, as laux_suspending_task does), if it has one and may suspend: called before an
+ * operation opens what an interrupted wait would have to give back (a connecting socket). */
+void laux_interruption_point(lua_State *L);
+
 /* [-0, +0, -] whether laux_suspending_task would return, raising nothing: a running task,
  * L yieldable, no cancellation pending. */
 bool laux_can_suspend(lua_State *L);

@@ -55,9 +55,15 @@ static int lnet_resolve_k(lua_State *L, int status, lua_KContext ctx)
     struct resolve_req *req = t->run->on.resolve;
     (void)status;
     (void)ctx;
-    if (t->wake == WAKE_NOMEM)
-        resolve_free(req); /* it never reached the pool */
-    laux_resumed(L, t);    /* an interrupted lookup was abandoned to the pool */
+    /* ours unless an interruption abandoned it to the pool (req NULL): it never reached the
+     * pool, or the pool handed it back before an interruption came */
+    if (req && (t->wake == WAKE_NOMEM || t->wake == WAKE_INTERRUPT)) {
+        resolve_free(req);
+        req = NULL;
+    }
+    laux_resumed(L, t); /* raises what interrupted the lookup */
+    if (!req)
+        return luaL_error(L, "interrupted");
     if (req->rc != 0) {
         int rc = req->rc;
         resolve_free(req);
@@ -131,6 +137,7 @@ static int lnet_connect(lua_State *L)
     int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
     int fd;
     lua_settop(L, 2);
+    laux_interruption_point(L); /* not once the socket is made: it would be left open */
     int err = net_connect(host, port, &fd);
     if (err && err != -EINPROGRESS)
         return laux_failure(L, -err, NULL);

@@ -37,14 +37,19 @@ struct stream *lstream_new(lua_State *L)
     return s;
 }
 
-/* [-0, +0, -] fills the buffer once; READ_DONE when bytes or the end arrived */
-static int lstream_fill(struct stream *s, int *err)
+/* [-0, +0, m] fills the buffer once; READ_DONE when bytes or the end arrived. A buffer
+ * that would pass --memlimit (a line without end) fails as the Lua heap does. */
+static int lstream_fill(lua_State *L, struct stream *s, int *err)
 {
-    ssize_t n = stream_fill(s);
+    ssize_t n = stream_fill(rt_of(L), s);
     if (n >= 0)
         return READ_DONE;
     if (n == -EAGAIN)
         return READ_WAIT;
+    if (n == -ENOMEM) {
+        lua_pushliteral(L, "not enough memory");
+        lua_error(L);
+    }
     *err = (int)-n;
     return READ_ERROR;
 }
@@ -132,7 +137,7 @@ static int lstream_read_number(lua_State *L, struct stream *s, int *err)
             lua_pushnil(L);
             return READ_EOF;
         }
-        int r = lstream_fill(s, err);
+        int r = lstream_fill(L, s, err);
         if (r != READ_DONE)
             return r;
     }
@@ -162,7 +167,10 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
             if (*f == 'n')
                 return lstream_read_number(L, s, err);
             if (*f == 'l' || *f == 'L') {
-                const char *nl = s->len ? memchr(s->buf + s->off, '\n', s->len) : NULL;
+                /* only the bytes that came since the last look: linear in the line's length */
+                const char *nl = s->len > s->scanned
+                    ? memchr(s->buf + s->off + s->scanned, '\n', s->len - s->scanned) : NULL;
+                s->scanned = nl ? 0 : s->len;
                 if (nl || (s->eof && s->len > 0)) {
                     size_t n = nl ? (size_t)(nl - (s->buf + s->off)) + 1 : s->len;
                     size_t keep = (nl && *f == 'l') ? n - 1 : n;
@@ -184,7 +192,7 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
                 return luaL_argerror(L, fmt, "invalid format");
             }
         }
-        int r = lstream_fill(s, err);
+        int r = lstream_fill(L, s, err);
         if (r != READ_DONE)
             return r;
     }
@@ -253,7 +261,7 @@ static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
     if (s->closed)
         return laux_failure(L, EBADF, NULL);
     while (s->len == 0 && !s->eof) {
-        int r = lstream_fill(s, &err);
+        int r = lstream_fill(L, s, &err);
         if (r == READ_ERROR)
             return laux_failure(L, err, NULL);
         if (r == READ_WAIT) {

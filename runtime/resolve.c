@@ -154,8 +154,27 @@ int resolve_submit(struct rt *rt, struct resolve_req *req)
 
 void resolve_abandon(struct rt *rt, struct resolve_req *req)
 {
-    (void)rt;
+    struct resolve_pool *p = rt->resolver;
+    struct resolve_req **at, *prev = NULL;
     req->task = NULL; /* read by the loop thread only */
+    if (!p)
+        return; /* the loop has closed: what is left belongs to the workers */
+    pthread_mutex_lock(&p->lock);
+    for (at = &p->queue; *at && *at != req; at = &(*at)->next)
+        prev = *at;
+    bool queued = *at != NULL;
+    if (queued) {
+        *at = req->next;
+        if (p->queue_tail == req)
+            p->queue_tail = prev;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (!queued)
+        return;
+    resolve_free(req);
+    p->pending--;
+    rt->io_waits--;
+    ev_unref(rt->loop);
 }
 
 void resolve_free(struct resolve_req *req)

@@ -21,7 +21,9 @@ struct resolve_req *resolve_new(struct task *t, const char *host);
  * belongs to the pool until the task is woken, then to the task (resolve_free); a lookup
  * still in progress when the loop closes belongs to its worker, which frees it. */
 int resolve_submit(struct rt *rt, struct resolve_req *req);
-/* The task gives up (cancelled): the pool frees the request when its lookup ends. */
+/* The task gives up (cancelled): a request still queued goes at once (hundreds of abandoned
+ * lookups of a name server that does not answer must not delay the next one), one in a
+ * worker's hands is freed when its lookup ends. */
 void resolve_abandon(struct rt *rt, struct resolve_req *req);
 void resolve_free(struct resolve_req *req);
 /* Lets the workers go without waiting for the lookups in progress, whose workers free them

@@ -1,7 +1,9 @@
-/* The signals asyncrun handles itself. SIGINT and SIGTERM cancel the main task; SIGQUIT and
- * SIGUSR1 print the task dump and the run goes on; any catchable signal can have listeners
- * (async.signal), and a listener for INT or TERM replaces the cancellation. The handler only
- * counts and wakes the loop through an ev_async; the loop thread does the rest. A second
+/* The signals asyncrun handles itself. SIGINT, SIGTERM and SIGHUP cancel the main task, and
+ * shutdown then kills the children's process groups: a closed terminal hangs up only its
+ * foreground group, never the children that lead groups of their own. SIGQUIT and SIGUSR1
+ * print the task dump and the run goes on; any catchable signal can have listeners
+ * (async.signal), and a listener for INT, TERM or HUP replaces the cancellation. The handler
+ * only counts and wakes the loop through an ev_async; the loop thread does the rest. A second
  * SIGINT must work while a task hogs the loop, so it is handled in the handler itself:
  * default disposition, re-raise, and the process dies by SIGINT as a shell expects. A
  * signal ignored when asyncrun started stays ignored unless a listener asks for it. */
@@ -32,7 +34,7 @@ static struct sigaction signal_saved[SIGNAL_MAX];
 static bool signal_caught[SIGNAL_MAX];
 static struct siglistener *signal_listeners[SIGNAL_MAX];
 
-static const int signal_own_set[] = {SIGINT, SIGTERM, SIGQUIT, SIGUSR1};
+static const int signal_own_set[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
 
 /* true for the signals asyncrun handles even without listeners */
 static bool signal_own(int signo)
@@ -100,6 +102,8 @@ static void signal_deliver(struct rt *rt, int signo, unsigned n)
         signal_cancel_main(rt, 130, "signal:INT");
     } else if (signo == SIGTERM) {
         signal_cancel_main(rt, 143, "signal:TERM");
+    } else if (signo == SIGHUP) {
+        signal_cancel_main(rt, 129, "signal:HUP");
     } else if (signo == SIGQUIT || signo == SIGUSR1) {
         trace_flush(rt);
         fflush(stdout);

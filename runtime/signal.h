@@ -1,4 +1,4 @@
-/* Signals: SIGINT/SIGTERM cancel the main task (a second SIGINT exits at once) unless a
+/* Signals: SIGINT/SIGTERM/SIGHUP cancel the main task (a second SIGINT exits at once) unless a
  * listener wants them; SIGQUIT/SIGUSR1 print the task dump; async.signal listeners count
  * deliveries of any catchable signal. */
 #ifndef ASYNCRUN_SIGNAL_H

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "stream.h"
+#include "alloc.h"
 #include "io.h"
 #include "resource.h"
 #include "clock.h"
@@ -83,7 +84,7 @@ int stream_open_std(struct rt *rt, struct stream *s, int fd)
     return 0;
 }
 
-ssize_t stream_fill(struct stream *s)
+ssize_t stream_fill(struct rt *rt, struct stream *s)
 {
     enum { CHUNK = 16384 };
     ssize_t n;
@@ -95,7 +96,7 @@ ssize_t stream_fill(struct stream *s)
         size_t cap = s->cap ? s->cap * 2 : CHUNK;
         while (cap - s->off - s->len < CHUNK)
             cap *= 2;
-        char *b = realloc(s->buf, cap);
+        char *b = alloc_lua(&rt->alloc, s->buf, s->cap, cap);
         if (!b)
             return -ENOMEM;
         s->buf = b;
@@ -121,6 +122,7 @@ void stream_consume(struct stream *s, size_t n)
 {
     s->off += n;
     s->len -= n;
+    s->scanned = s->scanned > n ? s->scanned - n : 0;
     if (s->len == 0)
         s->off = 0;
 }
@@ -462,8 +464,9 @@ void stream_close(struct rt *rt, struct stream *s)
     if (s->owned)
         close(s->fd); /* not when its output lingers: the lingering stream closes it */
     resource_remove(rt, &s->res);
-    free(s->buf);
+    if (s->buf)
+        alloc_lua(&rt->alloc, s->buf, s->cap, 0);
     free(s->wbuf);
     s->buf = s->wbuf = NULL;
-    s->off = s->len = s->cap = s->wlen = s->wcap = 0;
+    s->off = s->len = s->cap = s->scanned = s->wlen = s->wcap = 0;
 }

@@ -24,8 +24,10 @@ struct stream {
     bool lingering;           /* closed by the script; the runtime's, until its output is out */
     struct iosrc rd, wr;
     uint8_t vbuf;             /* STREAM_VBUF_*: when s:write hands its buffer to the kernel */
-    char *buf;                /* owned: unread bytes are buf[off .. off+len) */
+    char *buf;                /* owned, from the Lua allocator (--memlimit counts it): unread
+                                 bytes are buf[off .. off+len) */
     size_t off, len, cap;
+    size_t scanned;           /* of them, the first ones read("l") found without a newline */
     char *wbuf;               /* owned: written bytes not yet in the kernel: wbuf[0 .. wlen) */
     size_t wlen, wcap;
     int werr;                 /* errno of a write that failed after s:write returned, or 0 */
@@ -36,8 +38,9 @@ struct stream {
 
 void stream_init(struct rt *rt, struct stream *s, int fd, enum stream_kind kind, bool owned,
                  const char *name);
-/* Reads more into the buffer: bytes read, 0 at end of stream, or -errno (-EAGAIN). */
-ssize_t stream_fill(struct stream *s);
+/* Reads more into the buffer: bytes read, 0 at end of stream, or -errno (-EAGAIN; -ENOMEM
+ * past --memlimit). */
+ssize_t stream_fill(struct rt *rt, struct stream *s);
 void stream_consume(struct stream *s, size_t n);
 /* Writes what it can: bytes written or -errno (-EAGAIN). */
 ssize_t stream_send(struct stream *s, const char *p, size_t n);

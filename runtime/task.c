@@ -241,6 +241,7 @@ void task_interrupt(struct rt *rt, struct task *t)
         break;
     case WAIT_RESOLVE:
         resolve_abandon(rt, t->run->on.resolve);
+        t->run->on.resolve = NULL; /* the pool's now, or freed */
         break;
     case WAIT_SIGNAL:
         signal_unwait(rt, t);
@@ -323,18 +324,27 @@ void task_finish_unstarted(struct rt *rt, struct task *t)
     task_release(rt, t);
 }
 
-/* [-0, +1, m] the message lua.c would print for the error value at idx */
+/* [-0, +1, m] the message lua.c would print for the error value at idx. Its __tostring runs
+ * protected: a failing one (it raises, returns no string, tries to suspend) gives a
+ * placeholder, never an error in the runtime's own reports. */
 static const char *task_error_message(lua_State *L, int idx)
 {
-    const char *msg;
+    idx = lua_absindex(L, idx);
     if (lua_type(L, idx) == LUA_TSTRING || lua_type(L, idx) == LUA_TNUMBER) {
         lua_pushvalue(L, idx); /* convert a copy: the error value itself must stay a number */
-        msg = lua_tostring(L, -1);
-    } else if (luaL_callmeta(L, idx, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
-        msg = lua_tostring(L, -1);
-    } else {
-        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+        return lua_tostring(L, -1);
     }
+    if (luaL_getmetafield(L, idx, "__tostring") == LUA_TNIL)
+        return lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, idx));
+    lua_pushvalue(L, idx);
+    int status = lua_pcall(L, 1, 1, 0);
+    if (status == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+        return lua_tostring(L, -1);
+    const char *why = "'__tostring' must return a string";
+    if (status != LUA_OK) /* its own error value is not converted again unless a string */
+        why = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
+    const char *msg = lua_pushfstring(L, "(error object: __tostring failed: %s)", why);
+    lua_remove(L, -2);
     return msg;
 }
 

@@ -442,22 +442,6 @@ stack traceback:
 
 # --- name lookups -----------------------------------------------------------------------
 
-# Runs "$@" where the name server (the only one, in a private mount and network namespace
-# of an unprivileged user namespace) takes every query and never answers, getaddrinfo's
-# timeout being 10 s; skips the test where such namespaces cannot be made.
-with_silent_dns() {
-    command -v unshare > /dev/null && command -v ip > /dev/null && command -v python3 > /dev/null ||
-        skip "needs unshare, ip and python3"
-    unshare -rmn true 2> /dev/null || skip "cannot make user, mount and network namespaces"
-    printf 'nameserver 127.0.0.1\noptions timeout:10 attempts:1\n' > resolv.conf
-    unshare -rmn sh -c 'ip link set lo up && mount --bind resolv.conf /etc/resolv.conf &&
-        exec python3 -c "
-import socket, subprocess, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((\"127.0.0.1\", 53))
-sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' sh "$@"
-}
-
 @test "a name lookup in progress does not hold up the end of the run" {
     # the name server does not answer: a run that awaits the lookup is held until --timeout
     run -124 --separate-stderr with_silent_dns "$ASYNCRUN" --timeout=0.5 -e '
