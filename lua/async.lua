@@ -547,29 +547,54 @@ function Server:port()
   return self._sock:port()
 end
 
-function Server:close()
-  check_self(self, Server, "close")
-  self._sock:close()
+-- The handlers still running (a finished task drops out of the weak table by itself).
+local function live_handlers(server)
+  local list, me = {}, current()
+  for t in pairs(server._handlers) do
+    if not t:done() and not rawequal(t, me) then list[#list + 1] = t end
+  end
+  return list
 end
 
+-- close({cancel = true}) also cancels the running handlers: for servers whose handlers wait
+-- on clients that may never leave.
+function Server:close(opts)
+  check_self(self, Server, "close")
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(1, "close", "table expected, got " .. type(opts))
+  end
+  self._sock:close()
+  if opts and opts.cancel then
+    for _, t in ipairs(live_handlers(self)) do t:cancel() end
+  end
+end
+
+-- Returns once the server is closed and its handlers have ended (as Python 3.12's
+-- wait_closed), whatever their outcome: a handler's failure is reported as before.
 function Server:wait()
   check_self(self, Server, "wait")
-  return self._acceptor:await()
+  self._acceptor:await()
+  local handlers = live_handlers(self)
+  while #handlers > 0 do
+    settle(handlers)
+    handlers = live_handlers(self)
+  end
 end
 
 -- Each connection runs handler(stream) in a task of its own; the stream is closed when the
 -- handler returns or fails. Accepting pauses briefly when descriptors run out (EMFILE),
 -- instead of spinning on a listening socket that stays readable.
 local function serve(sock, handler, label)
-  local server = setmetatable({ _sock = sock }, Server)
+  local server = setmetatable({ _sock = sock, _handlers = setmetatable({}, { __mode = "k" }) }, Server)
+  local handlers = server._handlers
   server._acceptor = spawn(function()
     while true do
       local s, _, code = sock:accept()
       if s then
-        spawn(function()
+        handlers[spawn(function()
           local _ <close> = s
           return handler(s)
-        end)
+        end)] = true
       elseif sock:closed() then
         return
       elseif code == EMFILE or code == ENFILE then

@@ -226,6 +226,14 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
     return lstream_read_from(L, s, ctx);
 }
 
+/* [-0, +0, v] the arguments from 2 to last are formats: numbers or strings */
+static void lstream_check_formats(lua_State *L, int last)
+{
+    for (int i = 2; i <= last; i++)
+        if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
+            luaL_argerror(L, i, "invalid format");
+}
+
 /* s:read([fmt...]) -> ... [-(n), +n, e y] */
 static int lstream_read(lua_State *L)
 {
@@ -235,9 +243,7 @@ static int lstream_read(lua_State *L)
     int nfmt = lua_gettop(L) - 1;
     luaL_argcheck(L, nfmt < 0xffff, 2, "too many formats");
     luaL_checkstack(L, nfmt + 3, "too many formats");
-    for (int i = 2; i <= nfmt + 1; i++)
-        if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
-            return luaL_argerror(L, i, "invalid format");
+    lstream_check_formats(L, nfmt + 1);
     return lstream_read_from(L, s, (lua_KContext)nfmt << 16);
 }
 
@@ -297,6 +303,7 @@ static int lstream_lines(lua_State *L)
         lua_pushliteral(L, "l");
     }
     lua_settop(L, 2);
+    lstream_check_formats(L, 2); /* a table would reach the iterator as a NULL format */
     lua_pushcclosure(L, lstream_lines_next, 2);
     return 1;
 }

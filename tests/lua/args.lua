@@ -7,7 +7,7 @@ local T = require "testlib"
 -- Each row: the argument, a call(v) that passes v there and checks what it did (it raises
 -- when the call failed), a good value, whether it must be an integer, and an out-of-range
 -- value with the message it gets. Read counts follow file:read, which takes only numbers
--- (a string is a format): `string_is_format`.
+-- (a string is a format): `string_is_format`; a signal is a number or a name: `string_is_name`.
 local function cat(text)
   local p = assert(async.exec({ "printf", text }, { stdout = "pipe" }))
   return p.stdout, p
@@ -54,9 +54,9 @@ local rows = {
   { "setvbuf size", 4096, int = true,
     bad = { -1, "size must be 0 to 1073741824, got -1" },
     call = function(v) local s = cat("") assert(s:setvbuf("full", v) == true) end },
-  { "signal number", 10, int = true, bad = { 0, "signal number must be 1 to" },
+  { "signal number", 10, int = true, string_is_name = true, bad = { 0, "signal number must be 1 to" },
     call = function(v) async.signal(v):close() end },
-  { "process:kill signal", 15, int = true, bad = { 1000, "signal number must be 1 to" },
+  { "process:kill signal", 15, int = true, string_is_name = true, bad = { 1000, "signal number must be 1 to" },
     call = function(v)
       local p = assert(async.exec({ "sleep", "10" }))
       assert(p:kill(v))
@@ -89,7 +89,10 @@ for _, row in ipairs(rows) do
   end)
   T.case(name .. ": not a number", function()
     local err = T.raises("bad argument #", row.call, {})
-    if not row.string_is_format then
+    if row.string_is_name then
+      T.contains(err, "expected, got table", "the type is named")
+      T.raises("(unknown signal 'twelve')", row.call, "twelve")
+    elseif not row.string_is_format then
       T.contains(err, "expected, got table", "the type is named")
       err = T.raises("bad argument #", row.call, "twelve")
       T.contains(err, "expected, got string", "a string that is no numeral")
