@@ -31,7 +31,7 @@ static int ltask_spawn(lua_State *L)
      * code: the user's calling function (kept; the API's accept loops and readers have the
      * user's listen or capture call) and the line; the file name is looked up only to print */
     t->c_body = c_body;
-    if (where_user_level(L, 1, &ar) > 0 && lua_getinfo(L, "f", &ar)) {
+    if (where_user_level(L, 1, &ar, true) > 0) {
         t->spawn_line = ar.currentline;
         lua_setiuservalue(L, -2, UV_TRACE);
     } else if (rt->current) { /* spawned by the API's own task: a handler has its listen call */

@@ -66,7 +66,7 @@ const char *dump_spawn_site(lua_State *L, const struct task *t, char *buf, size_
 const char *dump_where(lua_State *L, const struct task *t, char *buf, size_t size)
 {
     lua_Debug ar;
-    if (where_user_level(t->run->wait_L, 0, &ar) < 0)
+    if (where_user_level(t->run->wait_L, 0, &ar, false) < 0)
         return dump_spawn_site(L, t, buf, size);
     return fmt_joined(buf, size, ar.short_src, ':', ar.currentline);
 }
@@ -103,7 +103,7 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
         return;
     }
     lua_Debug ar;
-    if (where_user_level(wl, 0, &ar) < 0) {
+    if (where_user_level(wl, 0, &ar, false) < 0) {
         /* the API's own task (an accept loop, capture's reader): the user's call made it */
         fprintf(out, ", waiting on %s, spawned at %s (its body is asyncrun's own)\n",
                 dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));

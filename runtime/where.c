@@ -14,19 +14,23 @@ static bool where_is_api(const lua_Debug *ar)
     return strcmp(ar->source, WHERE_API_CHUNK) == 0;
 }
 
-int where_user_level(lua_State *L, int level, lua_Debug *ar)
+int where_user_level(lua_State *L, int level, lua_Debug *ar, bool push)
 {
-    for (; lua_getstack(L, level, ar); level++)
+    for (; lua_getstack(L, level, ar); level++) {
+        lua_getinfo(L, push ? "fSl" : "Sl", ar);
         /* the Lua half of the API ("[async]") is not where the user's code is */
-        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 && !where_is_api(ar))
+        if (ar->currentline > 0 && !where_is_api(ar))
             return level;
+        if (push)
+            lua_pop(L, 1);
+    }
     return -1;
 }
 
 const char *where_at(lua_State *L, int level, char *buf, size_t size)
 {
     lua_Debug ar;
-    if (where_user_level(L, level, &ar) >= 0)
+    if (where_user_level(L, level, &ar, false) >= 0)
         return fmt_joined(buf, size, ar.short_src, ':', ar.currentline);
     snprintf(buf, size, "?");
     return buf;
