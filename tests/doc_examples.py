@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 
-TIMEOUT = 120
+TIMEOUT = 300  # per command: --explore's 100 runs of the sanitizer build on a loaded machine
 OUTPUT_START = re.compile(r"^(asyncrun:|trace:|tasks \(|\s*stack traceback:)")
 
 MASKS = [
