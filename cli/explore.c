@@ -145,10 +145,21 @@ static void explore_quote(const char *s, FILE *f)
     fputc('\'', f);
 }
 
+/* The line names the environment variables that the runs inherited and that change what a
+ * run does (the strategy that turns the seed into a schedule, the heap cap), so that it
+ * replays the run from any shell. */
 static void explore_report(char **av, uint64_t seed, int status, int passed)
 {
+    static const char *const inherited[] = {"ASYNCRUN_SEED_STRATEGY", "ASYNCRUN_MEMLIMIT"};
     fprintf(stderr, "asyncrun: explore: seed %" PRIu64 " failed with status %d after %d passing run%s; replay:",
             seed, status, passed, passed == 1 ? "" : "s");
+    for (size_t i = 0; i < sizeof inherited / sizeof *inherited; i++) {
+        const char *v = getenv(inherited[i]);
+        if (v && *v) {
+            fprintf(stderr, " %s=", inherited[i]);
+            explore_quote(v, stderr);
+        }
+    }
     for (int i = 0; av[i]; i++) {
         fputc(' ', stderr);
         explore_quote(av[i], stderr);

@@ -12,7 +12,7 @@ local error_of, groups, current = core.error_of, core.error_groups, async.curren
 local pack, unpack = table.pack, table.unpack
 local error, pcall, rawequal, ipairs, tostring, select = error, pcall, rawequal, ipairs, tostring, select
 local getmetatable, setmetatable, type, pairs = getmetatable, setmetatable, type, pairs
-local math_type = math.type
+local to_integer, to_number, max_integer = core.to_integer, core.to_number, math.maxinteger
 
 -- Every public function here is called through a C closure (core.api, at the end of this
 -- file), so an error raised at "the caller" of one names one level more than plain Lua.
@@ -27,6 +27,20 @@ end
 local function typename(v, nargs)
   if v == nil and (nargs or 0) == 0 then return "no value" end
   return type(v)
+end
+
+-- Numbers as luaL_checkinteger and luaL_checknumber take them (lua/larg.c, the checks of
+-- the whole API), raised at the caller of the API function that calls these.
+local function check_integer(v, n, fname, min, max, what)
+  local i, msg = to_integer(v, min, max, what)
+  if not i then argerror(n, fname, msg, 3) end
+  return i
+end
+
+local function check_number(v, n, fname, what)
+  local x, msg = to_number(v, what)
+  if not x then argerror(n, fname, msg, 3) end
+  return x
 end
 
 local function check_tasks(tasks, fname, nargs)
@@ -205,11 +219,7 @@ end
 function async.wait_for(task, seconds)
   if not is_task(task) then argerror(1, "wait_for", "task expected, got " .. typename(task)) end
   if rawequal(task, async.current()) then argerror(1, "wait_for", "a task cannot await itself") end
-  if type(seconds) ~= "number" then
-    argerror(2, "wait_for", "number expected, got " .. typename(seconds))
-  elseif seconds ~= seconds then
-    argerror(2, "wait_for", "number expected, got nan")
-  end
+  seconds = check_number(seconds, 2, "wait_for", "seconds")
   if seconds <= 0 then task:cancel() end -- too late already: a task not started never starts
   local r = pack(pcall(timeout, seconds, task.await, task))
   if r[1] then return unpack(r, 2, r.n) end
@@ -380,10 +390,7 @@ local Semaphore = { __name = "async.Semaphore" }
 Semaphore.__index = Semaphore
 
 function async.semaphore(n)
-  if n == nil then n = 1 end
-  if math_type(n) ~= "integer" or n < 0 then
-    argerror(1, "semaphore", "non-negative integer expected, got " .. tostring(n))
-  end
+  n = n == nil and 1 or check_integer(n, 1, "semaphore", 0, max_integer, "count")
   return setmetatable({ _value = n, _waiters = park_queue("semaphore") }, Semaphore)
 end
 
@@ -518,16 +525,14 @@ local function is_numeric(host)
 end
 
 local function check_port(port, fname)
-  if math_type(port) ~= "integer" then
-    argerror(2, fname, "integer expected, got " .. typename(port, 1), 3)
-  elseif port < 0 or port > 65535 then
-    argerror(2, fname, "port out of range", 3)
-  end
+  local p, msg = to_integer(port, 0, 65535, "port")
+  if not p then argerror(2, fname, msg, 3) end
+  return p
 end
 
 local function tcp_connect(host, port)
   if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
-  check_port(port, "connect")
+  port = check_port(port, "connect")
   local addrs, err, code = { host }, nil, nil
   if not is_numeric(host) then
     addrs, err, code = async.resolve(host)
@@ -549,29 +554,54 @@ function Server:port()
   return self._sock:port()
 end
 
-function Server:close()
-  check_self(self, Server, "close")
-  self._sock:close()
+-- The handlers still running (a finished task drops out of the weak table by itself).
+local function live_handlers(server)
+  local list, me = {}, current()
+  for t in pairs(server._handlers) do
+    if not t:done() and not rawequal(t, me) then list[#list + 1] = t end
+  end
+  return list
 end
 
+-- close({cancel = true}) also cancels the running handlers: for servers whose handlers wait
+-- on clients that may never leave.
+function Server:close(opts)
+  check_self(self, Server, "close")
+  if opts ~= nil and type(opts) ~= "table" then
+    argerror(1, "close", "table expected, got " .. type(opts))
+  end
+  self._sock:close()
+  if opts and opts.cancel then
+    for _, t in ipairs(live_handlers(self)) do t:cancel() end
+  end
+end
+
+-- Returns once the server is closed and its handlers have ended (as Python 3.12's
+-- wait_closed), whatever their outcome: a handler's failure is reported as before.
 function Server:wait()
   check_self(self, Server, "wait")
-  return self._acceptor:await()
+  self._acceptor:await()
+  local handlers = live_handlers(self)
+  while #handlers > 0 do
+    settle(handlers)
+    handlers = live_handlers(self)
+  end
 end
 
 -- Each connection runs handler(stream) in a task of its own; the stream is closed when the
 -- handler returns or fails. Accepting pauses briefly when descriptors run out (EMFILE),
 -- instead of spinning on a listening socket that stays readable.
 local function serve(sock, handler, label)
-  local server = setmetatable({ _sock = sock }, Server)
+  local server = setmetatable({ _sock = sock, _handlers = setmetatable({}, { __mode = "k" }) }, Server)
+  local handlers = server._handlers
   server._acceptor = spawn(function()
     while true do
       local s, _, code = sock:accept()
       if s then
-        spawn(function()
+        handlers[spawn(function()
           local _ <close> = s
           return handler(s)
-        end)
+        end)] = true
       elseif sock:closed() then
         return
       elseif code == EMFILE or code == ENFILE then
@@ -585,7 +615,7 @@ end
 
 local function tcp_listen(host, port, handler, opts)
   if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
-  check_port(port, "listen")
+  port = check_port(port, "listen")
   if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
   if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
   if host == "localhost" then host = "127.0.0.1" end

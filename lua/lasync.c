@@ -2,6 +2,7 @@
  * part written in Lua (lua/async.lua, embedded at build time) over the private core. */
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "where.h"
@@ -64,6 +65,7 @@ static int luaopen_async(lua_State *L)
     lnet_open(L, core);
     lsignal_open(L);
     lline_open(L, core);
+    larg_open(L, core);
     lua_pushcfunction(L, laux_api_new);
     lua_setfield(L, core, "api");
     lua_createtable(L, 0, 1);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "lstream.h"
@@ -134,7 +135,7 @@ static int lnet_connect_k(lua_State *L, int status, lua_KContext ctx)
 static int lnet_connect(lua_State *L)
 {
     const char *host = luaL_checkstring(L, 1);
-    int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    int port = lua_isnoneornil(L, 2) ? -1 : (int)larg_integer(L, 2, 0, 65535, "port");
     int fd;
     lua_settop(L, 2);
     laux_interruption_point(L); /* not once the socket is made: it would be left open */
@@ -152,7 +153,7 @@ static int lnet_connect(lua_State *L)
 static int lnet_listen(lua_State *L)
 {
     const char *host = luaL_optstring(L, 1, NULL);
-    int port = lua_isnoneornil(L, 2) ? -1 : (int)luaL_checkinteger(L, 2);
+    int port = lua_isnoneornil(L, 2) ? -1 : (int)larg_integer(L, 2, 0, 65535, "port");
     int fd;
     int err = net_listen(host, port, lua_toboolean(L, 3), &fd);
     if (err)

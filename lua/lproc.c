@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "lstream.h"
@@ -78,10 +79,7 @@ static int lproc_wait(lua_State *L)
 static int lproc_kill(lua_State *L)
 {
     struct lproc *lp = lproc_check(L);
-    const char *name = luaL_optstring(L, 2, "TERM");
-    int signo = signame_number(name);
-    if (signo == 0)
-        return luaL_argerror(L, 2, lua_pushfstring(L, "unknown signal '%s'", name));
+    int signo = larg_signal(L, 2, "TERM");
     if (!lp->p.reaped)
         lproc_reap(L, lp);
     int err = proc_kill(&lp->p, signo);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "lpark.h"
@@ -31,8 +32,7 @@ static struct queue *lqueue_check(lua_State *L)
 /* async.queue([maxsize]) -> queue; 0 or nil: unbounded [-0, +1, e] */
 static int lqueue_new(lua_State *L)
 {
-    lua_Integer max = lua_isnoneornil(L, 1) ? 0 : luaL_checkinteger(L, 1);
-    luaL_argcheck(L, max >= 0, 1, "non-negative integer expected");
+    lua_Integer max = larg_optinteger(L, 1, 0, 0, LUA_MAXINTEGER, "maxsize");
     struct queue *q = lua_newuserdatauv(L, sizeof *q, 1);
     *q = (struct queue){.tag = lqueue_label, .head = 1, .tail = 1, .max = max ? max : LUA_MAXINTEGER};
     lua_newtable(L);

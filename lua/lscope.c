@@ -6,6 +6,7 @@
 #include <string.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "scope.h"
@@ -66,8 +67,7 @@ static int lscope_run_body(lua_State *L, struct task *t, struct cscope *s, doubl
 /* async.timeout(seconds, fn, ...) -> ... [-(n), +r, e y] */
 static int lscope_timeout(lua_State *L)
 {
-    lua_Number secs = luaL_checknumber(L, 1);
-    luaL_argcheck(L, secs == secs, 1, "number expected, got nan");
+    lua_Number secs = larg_number(L, 1, "seconds");
     luaL_checktype(L, 2, LUA_TFUNCTION);
     struct task *t = lscope_task(L, "async.timeout");
     luaL_getmetatable(L, TIMEOUT_MT);

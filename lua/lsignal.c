@@ -4,10 +4,10 @@
 #include <string.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "signal.h"
-#include "signame.h"
 
 #define SIGNAL_MT "async.Signal"
 
@@ -19,14 +19,11 @@ static struct siglistener *lsignal_check(lua_State *L)
 /* async.signal(name) -> listener [-1, +1, v] */
 static int lsignal_new(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
-    int signo = signame_number(name);
-    if (signo == 0)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "unknown signal '%s'", name));
+    int signo = larg_signal(L, 1, NULL);
     struct siglistener *l = lua_newuserdatauv(L, sizeof *l, 0);
     int err = signal_listen(rt_of(L), l, signo);
     if (err)
-        return luaL_argerror(L, 1, lua_pushfstring(L, "cannot listen for '%s': %s", name,
+        return luaL_argerror(L, 1, lua_pushfstring(L, "cannot listen for '%s': %s", lua_tostring(L, 1),
                                                    strerror(-err)));
     rt_setmetatable(L, MT_SIGNAL);
     return 1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 #include "lstream.h"
@@ -149,7 +150,7 @@ static int lstream_read_one(lua_State *L, struct stream *s, int fmt, int *err)
     for (;;) {
         if (lua_type(L, fmt) == LUA_TNUMBER) {
             /* as for files: up to n bytes, nil at the end; read(0) tests for the end */
-            size_t want = (size_t)luaL_checkinteger(L, fmt);
+            size_t want = (size_t)larg_integer(L, fmt, 0, LUA_MAXINTEGER, "count");
             if (s->len > 0 && (s->len >= want || s->eof)) {
                 size_t n = s->len < want ? s->len : want;
                 lua_pushlstring(L, s->buf + s->off, n);
@@ -234,6 +235,14 @@ static int lstream_read_k(lua_State *L, int status, lua_KContext ctx)
     return lstream_read_from(L, s, ctx);
 }
 
+/* [-0, +0, v] the arguments from 2 to last are formats: numbers or strings */
+static void lstream_check_formats(lua_State *L, int last)
+{
+    for (int i = 2; i <= last; i++)
+        if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
+            luaL_argerror(L, i, "invalid format");
+}
+
 /* s:read([fmt...]) -> ... [-(n), +n, e y] */
 static int lstream_read(lua_State *L)
 {
@@ -243,9 +252,7 @@ static int lstream_read(lua_State *L)
     int nfmt = lua_gettop(L) - 1;
     luaL_argcheck(L, nfmt < 0xffff, 2, "too many formats");
     luaL_checkstack(L, nfmt + 3, "too many formats");
-    for (int i = 2; i <= nfmt + 1; i++)
-        if (lua_type(L, i) != LUA_TNUMBER && lua_type(L, i) != LUA_TSTRING)
-            return luaL_argerror(L, i, "invalid format");
+    lstream_check_formats(L, nfmt + 1);
     return lstream_read_from(L, s, (lua_KContext)nfmt << 16);
 }
 
@@ -282,8 +289,7 @@ static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
 static int lstream_read_some(lua_State *L)
 {
     lstream_check(L, 1);
-    lua_Integer max = luaL_optinteger(L, 2, 65536);
-    luaL_argcheck(L, max > 0, 2, "positive size expected");
+    lua_Integer max = larg_optinteger(L, 2, 65536, 1, LUA_MAXINTEGER, "max");
     lua_settop(L, 2);
     return lstream_read_some_k(L, LUA_OK, (lua_KContext)max);
 }
@@ -306,6 +312,7 @@ static int lstream_lines(lua_State *L)
         lua_pushliteral(L, "l");
     }
     lua_settop(L, 2);
+    lstream_check_formats(L, 2); /* a table would reach the iterator as a NULL format */
     lua_pushcclosure(L, lstream_lines_next, 2);
     return 1;
 }
@@ -449,8 +456,7 @@ static int lstream_setvbuf(lua_State *L)
     static const enum stream_vbuf values[] = {STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL};
     struct stream *s = lstream_check(L, 1);
     int mode = luaL_checkoption(L, 2, NULL, modes);
-    lua_Integer size = luaL_optinteger(L, 3, 0);
-    luaL_argcheck(L, size >= 0 && size <= ((lua_Integer)1 << 30), 3, "size out of range");
+    lua_Integer size = larg_optinteger(L, 3, 0, 0, (lua_Integer)1 << 30, "size");
     int r = size > 0 ? stream_drain_or_exit(rt_of(L), s) : 0; /* a new size: an empty buffer */
     if (r < 0 && !s->werr)
         s->werr = -r; /* for the next write, flush or close to return */
@@ -467,7 +473,7 @@ static int lstream_seek(lua_State *L)
     static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
     struct stream *s = lstream_check(L, 1);
     int op = luaL_checkoption(L, 2, "cur", names);
-    lua_Integer offset = luaL_optinteger(L, 3, 0);
+    lua_Integer offset = larg_optinteger(L, 3, 0, LUA_MININTEGER, LUA_MAXINTEGER, "offset");
     if (s->kind != STREAM_FILE)
         return laux_failure(L, ESPIPE, NULL);
     int r = stream_drain(rt_of(L), s);

@@ -27,12 +27,22 @@ static int ltask_spawn(lua_State *L)
     bool c_body = lua_iscfunction(L, 1);
     struct task *t = task_new(rt, L, lua_gettop(L) - 1);
     lua_Debug ar;
-    /* the spawn site, for dumps of tasks not started yet or running a C body: the calling
-     * function (kept) and the line, cheap to take; the file name is looked up only to print */
+    /* the spawn site, for dumps of tasks not started yet, running a C body or the API's own
+     * code: the user's calling function (kept; the API's accept loops and readers have the
+     * user's listen or capture call) and the line; the file name is looked up only to print */
     t->c_body = c_body;
-    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
+    if (where_user_level(L, 1, &ar, true) > 0) {
         t->spawn_line = ar.currentline;
         lua_setiuservalue(L, -2, UV_TRACE);
+    } else if (rt->current) { /* spawned by the API's own task: a handler has its listen call */
+        task_push(L, rt->current);
+        if (lua_getiuservalue(L, -1, UV_TRACE) == LUA_TFUNCTION) {
+            t->spawn_line = rt->current->spawn_line;
+            lua_setiuservalue(L, -3, UV_TRACE);
+        } else {
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
     }
     if (rt_tracing(rt))
         trace_spawn(rt, t, L);

@@ -1,6 +1,7 @@
 /* async.sleep and async.now. */
 #include <lauxlib.h>
 
+#include "larg.h"
 #include "lasync.h"
 #include "laux.h"
 
@@ -16,8 +17,7 @@ static int ltime_sleep_k(lua_State *L, int status, lua_KContext ctx)
 /* async.sleep(seconds) [-1, +0, e y]: 0 or less lets every other ready task run first */
 static int ltime_sleep(lua_State *L)
 {
-    lua_Number s = luaL_checknumber(L, 1);
-    luaL_argcheck(L, s == s, 1, "number expected, got nan");
+    lua_Number s = larg_number(L, 1, "seconds");
     struct task *t = laux_suspending_task(L);
     if (s > 0) {
         t->wait = WAIT_SLEEP;

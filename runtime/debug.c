@@ -17,6 +17,7 @@
 #include "debug.h"
 #include "task.h"
 #include "where.h"
+#include "dump.h"
 #include "clock.h"
 
 #define DEBUG_SIGNAL SIGURG
@@ -168,7 +169,7 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
     if (ran < rt->opt->slow)
         return;
     if (suspended)
-        place = where_at(t->run->wait_L, 0, at, sizeof at);
+        place = dump_where(rt->L, t, at, sizeof at);
     else
         place = rt->debug->end_at[0] ? rt->debug->end_at : "its end"; /* a C body: no line */
     fflush(stdout);

@@ -50,8 +50,8 @@ static bool dump_is_live(const struct rt *rt, lua_Integer id)
     return false;
 }
 
-/* "file:line" of the spawn call: the spawning function kept in UV_TRACE, and the line */
-static const char *dump_spawn_site(lua_State *L, const struct task *t, char *buf, size_t size)
+/* the spawning function kept in UV_TRACE, and the line */
+const char *dump_spawn_site(lua_State *L, const struct task *t, char *buf, size_t size)
 {
     lua_Debug ar;
     snprintf(buf, size, "?");
@@ -61,6 +61,14 @@ static const char *dump_spawn_site(lua_State *L, const struct task *t, char *buf
         snprintf(buf, size, "%s:%d", ar.short_src, t->spawn_line);
     lua_settop(L, lua_gettop(L) - (lua_type(L, -1) == LUA_TFUNCTION ? 2 : 1));
     return buf;
+}
+
+const char *dump_where(lua_State *L, const struct task *t, char *buf, size_t size)
+{
+    lua_Debug ar;
+    if (where_user_level(t->run->wait_L, 0, &ar, false) < 0)
+        return dump_spawn_site(L, t, buf, size);
+    return fmt_joined(buf, size, ar.short_src, ':', ar.currentline);
 }
 
 static void dump_indent(FILE *out, int depth)
@@ -90,10 +98,21 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
     }
     /* started and live: it has its run block */
     lua_State *wl = t->state == TASK_PENDING ? t->run->wait_L : NULL;
-    fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
-            wl ? where_at(wl, 0, at, sizeof at) : "?");
-    if (t->state != TASK_PENDING)
-        return; /* a running task's stack is in use: only its header is safe to print */
+    if (!wl) { /* a running task's stack is in use: only its header is safe to print */
+        fputc('\n', out);
+        return;
+    }
+    lua_Debug ar;
+    if (where_user_level(wl, 0, &ar, false) < 0) {
+        /* the API's own task (an accept loop, capture's reader): the user's call made it */
+        fprintf(out, ", waiting on %s, spawned at %s (its body is asyncrun's own)\n",
+                dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));
+        if (!rt->opt->debug)
+            return;
+    } else {
+        fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
+                fmt_joined(at, sizeof at, ar.short_src, ':', ar.currentline));
+    }
     where_traceback(L, wl, NULL, rt->opt->debug);
     /* indent every line of the traceback under its task */
     const char *s = lua_tostring(L, -1);

@@ -9,6 +9,7 @@
 #include "stats.h"
 #include "task.h"
 #include "where.h"
+#include "dump.h"
 
 enum { STATS_TOP = 5 };
 
@@ -56,7 +57,7 @@ void stats_step(struct rt *rt, struct task *t, bool suspended)
         return;
     stats_record(&s->longest, t, tt->step_ran);
     if (suspended)
-        where_at(t->run->wait_L, 0, s->longest_at, sizeof s->longest_at);
+        dump_where(rt->L, t, s->longest_at, sizeof s->longest_at);
     else
         snprintf(s->longest_at, sizeof s->longest_at, "its end");
 }

@@ -406,7 +406,7 @@ void trace_spawn(struct rt *rt, struct task *t, lua_State *L)
     char name[32], at[256];
     struct out o = {.f = rt->trace, .n = 0};
     struct field fs[] = {TASK_FIELDS(rt, "spawn", t, name), FINT("parent", t->parent),
-                         FSTR("at", where_at(L, 1, at, sizeof at))};
+                         FSTR("at", dump_spawn_site(L, t, at, sizeof at))};
     if (rt->opt->trace == TRACE_CHROME)
         trace_chrome_track(&o, t);
     trace_emit_to(rt, &o, fs, 6);
@@ -426,7 +426,7 @@ void trace_suspend(struct rt *rt, struct task *t, double now)
     char name[32], onbuf[64], at[256];
     struct out o = {.f = rt->trace, .n = 0};
     const char *on = dump_wait(t, onbuf, sizeof onbuf);
-    where_at(t->run->wait_L, 0, at, sizeof at);
+    dump_where(rt->L, t, at, sizeof at);
     struct field fs[] = {FNUM("t", trace_clock_at(rt, now)), FSTR("event", "suspend"),
                          FINT("task", t->id), FSTR("name", task_name(t, name, sizeof name)),
                          FSTR("on", on), FNUM("ran", task_timing(t)->step_ran), FSTR("at", at)};

@@ -14,15 +14,24 @@ static bool where_is_api(const lua_Debug *ar)
     return strcmp(ar->source, WHERE_API_CHUNK) == 0;
 }
 
+int where_user_level(lua_State *L, int level, lua_Debug *ar, bool push)
+{
+    for (; lua_getstack(L, level, ar); level++) {
+        lua_getinfo(L, push ? "fSl" : "Sl", ar);
+        /* the Lua half of the API ("[async]") is not where the user's code is */
+        if (ar->currentline > 0 && !where_is_api(ar))
+            return level;
+        if (push)
+            lua_pop(L, 1);
+    }
+    return -1;
+}
+
 const char *where_at(lua_State *L, int level, char *buf, size_t size)
 {
     lua_Debug ar;
-    for (; lua_getstack(L, level, &ar); level++) {
-        /* the Lua half of the API ("[async]") is not where the user's code is */
-        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0 && !where_is_api(&ar)) {
-            return fmt_joined(buf, size, ar.short_src, ':', ar.currentline);
-        }
-    }
+    if (where_user_level(L, level, &ar, false) >= 0)
+        return fmt_joined(buf, size, ar.short_src, ':', ar.currentline);
     snprintf(buf, size, "?");
     return buf;
 }
@@ -56,10 +65,15 @@ bool where_push_global_name(lua_State *L, int fn)
  * called by such code, directly or through other C functions (the API call itself, pcall).
  * C functions called by the API's Lua half (a park queue's park, its pcall) are asyncrun's.
  * C functions with no Lua code under them (the main task's body) stay: "[C]: in ?", as lua
- * prints the frame that called its main chunk. */
+ * prints the frame that called its main chunk. The API's iterators are left out too. */
 static bool where_is_user(lua_State *co, int level)
 {
     lua_Debug ar;
+    /* A C function at the top called by a for loop is the API's iterator (s:lines()), that
+     * Lua would show as "in for iterator 'for iterator'": the loop's line below says it. */
+    if (level == 0 && lua_getstack(co, 0, &ar) && lua_getinfo(co, "Sn", &ar) && ar.what[0] == 'C'
+        && ar.namewhat && strcmp(ar.namewhat, "for iterator") == 0)
+        return false;
     for (; lua_getstack(co, level, &ar); level++) {
         lua_getinfo(co, "S", &ar);
         if (ar.what[0] != 'C')

@@ -11,6 +11,11 @@
  * frames are asyncrun's own, never the user's. */
 #define WHERE_API_CHUNK "=[async]"
 
+/* [-0, +(0|1), -] The first level at or above level whose frame is the user's Lua code (a
+ * line, outside the API's chunk), with its "Sl" info in *ar, or -1 when there is none (a task
+ * of the API's own, such as an accept loop). With push, that frame's function is pushed. */
+int where_user_level(lua_State *L, int level, lua_Debug *ar, bool push);
+
 /* "file:line" of the first Lua frame at or above level, or "?" ; returns buf. */
 const char *where_at(lua_State *L, int level, char *buf, size_t size);
 

@@ -482,3 +482,69 @@ conn 2	fine	nil"
     [ ! -e "$BATS_TEST_TMPDIR/127.0.0.1" ]
     assert_output --partial "bad argument #2 to 'listen'"
 }
+
+@test "--strict: a server closed and waited for after its client left leaves nothing, its handler looping on lines" {
+    local s
+    s=$(script echo.lua <<'EOF_LUA'
+local server = assert(async.tcp.listen("localhost", 0, function(s)
+  for line in s:lines("L") do s:write(line) end
+end))
+local c = assert(async.tcp.connect("localhost", server:port()))
+c:write("hello\n")
+print(c:read())
+c:close()
+server:close()
+server:wait()
+print("waited")
+EOF_LUA
+)
+    run --separate-stderr timeout 20 "$ASYNCRUN" --strict "$s"
+    assert_success
+    assert_output $'hello\nwaited'
+    [ -z "$stderr" ] || fail "$stderr"
+}
+
+@test "--strict: close({cancel = true}) ends handlers whose clients stay; wait() returns once they have" {
+    local s
+    s=$(script stay.lua <<'EOF_LUA'
+local server = assert(async.tcp.listen("localhost", 0, function(s)
+  for line in s:lines("L") do s:write(line) end
+end))
+local c = assert(async.tcp.connect("localhost", server:port()))
+c:write("hello\n")
+print(c:read())
+server:close({cancel = true})
+server:wait()
+print(c:read())
+c:close()
+EOF_LUA
+)
+    run --separate-stderr timeout 20 "$ASYNCRUN" --strict "$s"
+    assert_success
+    assert_output $'hello\nnil'
+    [ -z "$stderr" ] || fail "$stderr"
+}
+
+@test "--strict: a server left open is listed at the user's listen call; no internal place shows" {
+    local s
+    s=$(script leave.lua <<'EOF_LUA'
+local server = assert(async.tcp.listen("localhost", 0, function(s)
+  for line in s:lines("L") do s:write(line) end
+end))
+local c = assert(async.tcp.connect("localhost", server:port()))
+c:write("hello\n")
+print(c:read())
+EOF_LUA
+)
+    run --separate-stderr timeout 20 "$ASYNCRUN" --strict "$s"
+    assert_failure 1
+    stderr_has "task 2 (server:"
+    stderr_has ") pending, waiting on accept:"
+    stderr_has ", spawned at $s:1 (its body is asyncrun's own)"
+    stderr_has "pending, waiting on read:"
+    stderr_has "at $s:2"
+    [[ $stderr != *"[async]"* && $stderr != *" at ?"* && $stderr != *"for iterator"* ]] || fail "$stderr"
+    # the trace names the same places
+    run --separate-stderr timeout 20 "$ASYNCRUN" --trace "$s"
+    [[ $stderr != *"[async]"* && $stderr != *"at=?"* ]] || fail "$stderr"
+}

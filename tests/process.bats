@@ -340,3 +340,23 @@ bad argument #2 to 'exec' (opts.stdout must be \"inherit\", \"pipe\", \"null\", 
 bad argument #2 to 'exec' (opts.group must be a boolean)
 bad argument #2 to 'capture' (opts.stderr must be \"stdout\" (2>&1) or nil)"
 }
+
+@test "--strict: capture's readers left pending are listed at the user's capture call, never at asyncrun's code" {
+    local s
+    s=$(script cap.lua <<'EOF_LUA'
+local function run()
+  return async.capture({"sleep", "5"})
+end
+async.spawn(run)
+async.sleep(0.2)
+EOF_LUA
+)
+    run --separate-stderr timeout 20 "$ASYNCRUN" --strict "$s"
+    assert_failure 1
+    stderr_has "task 2 (task-2) pending, waiting on tasks:2 at $s:2"
+    [ "$(grep -c "pending, waiting on read:[0-9]*, spawned at $s:2 (its body is asyncrun's own)" <<< "$stderr")" -eq 2 ] \
+        || fail "$stderr"
+    [[ $stderr != *"[async]"* && $stderr != *" at ?"* ]] || fail "$stderr"
+    run --separate-stderr timeout 20 "$ASYNCRUN" --trace "$s"
+    [[ $stderr != *"[async]"* && $stderr != *"at=?"* ]] || fail "$stderr"
+}

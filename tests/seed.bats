@@ -264,6 +264,28 @@ explore_planted() { # bug status options...
     ! pgrep -f -- "--seed=1 -e print" >/dev/null || fail "a run is still there"
 }
 
+@test "--explore: the replay line carries the strategy and replays from a clean shell, under each strategy" {
+    local strategy base last replay i
+    for strategy in shuffle pct mixed; do
+        for base in 1 50; do
+            ASYNCRUN_SEED_STRATEGY=$strategy ASYNCRUN_MEMLIMIT=64M \
+                run --separate-stderr "$ASYNCRUN" --fake-time --seed=$base --explore=300 "$SEED_DIR/pairs.lua" "x y"
+            assert_failure 1
+            last=${stderr_lines[${#stderr_lines[@]} - 1]}
+            [[ $last =~ \ replay:\ (ASYNCRUN_SEED_STRATEGY=$strategy\ ASYNCRUN_MEMLIMIT=64M\ .*\ --fake-time\ --seed=[0-9]+\ .*\ \'x\ y\')$ ]] \
+                || fail "$strategy: $last"
+            replay=${BASH_REMATCH[1]}
+            # from a shell whose environment names another strategy, or none
+            for i in 1 2 3; do
+                ASYNCRUN_SEED_STRATEGY=mixed run --separate-stderr bash -c "$replay"
+                [ "$status" -eq 1 ] || fail "$strategy: $replay passed"
+                run env -u ASYNCRUN_SEED_STRATEGY -u ASYNCRUN_MEMLIMIT bash -c "$replay"
+                [ "$status" -eq 1 ] || fail "$strategy: $replay passed from a clean environment"
+            done
+        done
+    done
+}
+
 @test "--explore: the replay puts the run's seed where the counting --seed was" {
     run --separate-stderr "$ASYNCRUN" --seed 3 --fake-time --seed 9 --explore=300 "$SEED_DIR/depth1.lua"
     assert_failure 1
