@@ -64,6 +64,15 @@ build/gen/async_lua.h: lua/async.lua
 
 build/obj/lua/lasync.o build/asan/lua/lasync.o build/notrace/lua/lasync.o: build/gen/async_lua.h
 
+# The html trace's renderer, embedded as a byte array.
+build/gen/trace_html_js.h: runtime/trace_html.js
+	@mkdir -p $(dir $@)
+	@! grep -qiE '</script|<!--' $< || { echo "$<: must not contain </script or <!--" >&2; exit 1; }
+	@{ echo 'static const unsigned char trace_html_js[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
+
+build/obj/runtime/trace_html.o build/asan/runtime/trace_html.o build/notrace/runtime/trace_html.o: build/gen/trace_html_js.h
+
 build/gen/version.h: VERSION
 	@mkdir -p $(dir $@)
 	@echo '#define ASYNCRUN_VERSION "$(VERSION)"' > $@

@@ -246,6 +246,7 @@ struct rt {
     bool std_gone;            /* a final drain of async.stdout/stderr found its reader gone */
     FILE *trace;              /* NULL when tracing is off */
     char *trace_buf;          /* owned: the trace file's stdio buffer */
+    struct trace_html *trace_html; /* owned: the page's state under --trace=html */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
     struct resolve_pool *resolver; /* owned: started by the first lookup */
