@@ -421,8 +421,9 @@
   // ---- the window: zoom, pan, #t=A-B ---------------------------------------------------
   const MIN = 2; // µs: the trace's resolution is one
   function setWindow(a, b) {
-    let w = Math.min(Math.max(b - a, MIN), full * 1.2);
-    a = Math.min(Math.max(a, -full * 0.1), full * 1.1 - w);
+    // at most a bit more than the run, and its middle within the run
+    const w = Math.min(Math.max(b - a, MIN), full * 1.2);
+    a = Math.min(Math.max(a, -w / 2), full - w / 2);
     v0 = a; v1 = a + w;
     saveHash();
     redraw();

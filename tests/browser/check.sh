@@ -112,12 +112,12 @@ errors_checked() {
     fi
 }
 
-# dom NAME OUT [FRAGMENT]: dumps the DOM of $work/NAME.html#FRAGMENT into $work/OUT.dom, its
-# log into OUT.log; sets ELAPSED_MS
+# dom NAME OUT [FRAGMENT [OPTIONS...]]: dumps the DOM of $work/NAME.html#FRAGMENT into
+# $work/OUT.dom, its log into OUT.log; sets ELAPSED_MS
 dom() {
     local url="file://$work/$1.html${3:+#$3}" start st
     start=$(now_ms)
-    run_chromium "$url" "$work/$2.log" --dump-dom > "$work/$2.dom"
+    run_chromium "$url" "$work/$2.log" --dump-dom "${@:4}" > "$work/$2.dom"
     st=$?
     ELAPSED_MS=$(($(now_ms) - start))
     if [ "$st" -eq 0 ] && [ -s "$work/$2.dom" ]; then
@@ -295,6 +295,31 @@ elif what == "collapse":
           groups and sum(map(len, groups)) > 1000 and all(l.startswith("\u25b8 ") for r, l in zip(d["rows"], labels) if "group" in r),
           labels[:8])
     check("collapse: the main task, still running, keeps its row", rows[0] == 1, labels[:8])
+elif what == "interact":
+    o = json.loads(p.body.get("data-interact", "{}"))
+    check("interact: the script ran to the end", "hash" in o and "error" not in o, o.get("error", o))
+    if "hash" in o:
+        width = lambda w: w[1] - w[0]
+        close = lambda a, b, eps=1e-6: abs(a - b) <= eps + 1e-3 * abs(b)
+        W0 = width(o["start"])
+        check("interact: W and + zoom in by 0.8, S and - back out", close(width(o["w"]), 0.8 * W0)
+              and close(width(o["s"]), W0) and close(width(o["+"]), 0.8 * W0) and close(width(o["-"]), W0), o)
+        check("interact: D pans right by 15% of the window, A back", close(o["d"][0], o["-"][0] + 0.15 * W0)
+              and close(o["a"][0], o["-"][0]), [o["-"], o["d"], o["a"]])
+        check("interact: 0 resets the window", o["0"] == o["start"], [o["0"], o["start"]])
+        check("interact: the wheel zooms in around the pointer (the time under it stays)",
+              width(o["wheel"]) < 0.7 * W0 and close(*o["wheelFixed"], eps=W0 / 1000), [o["wheel"], o["wheelFixed"]])
+        check("interact: a pinch (ctrl+wheel) zooms out", width(o["pinch"]) > width(o["wheel"]) * 1.1, [o["wheel"], o["pinch"]])
+        check("interact: dragging 100 px left pans the window right",
+              o["drag"][0] > o["pinch"][0] and close(width(o["drag"]), width(o["pinch"])), [o["pinch"], o["drag"]])
+        tip = o["hover"][1]
+        check("interact: hovering a step shows its task, start, duration, wait and place",
+              o["hover"][0] == "block" and all(s in tip for s in ("task 4 stepper", "step", "t=0.", " ms",
+              "then waited on sleep:0.015", "at demo.lua:15")), o["hover"])
+        check("interact: a click pins the details", o["pinned"] is True, o["pinned"])
+        check("interact: the filter keeps the rows that match", o["filtered"] == [4], o["filtered"])
+        check("interact: the URL follows the view (#t=...&filter=...)",
+              o["hash"].startswith("#t=") and o["hash"].endswith("&filter=stepper"), o["hash"])
 elif what == "w3":
     check("w3: two rows, main and task-2", rows == [1, 2], rows)
     check("w3: steps too narrow to draw alone are merged into density marks",
@@ -402,6 +427,67 @@ cp "$root/bench/w3_switch.lua" "$work/w3.lua"
 if trace w3 100000 && dom w3 w3 bench; then
     echo "# w3: 100,000 round trips: $(stat -c %s "$work/w3.html") bytes, chromium ran ${ELAPSED_MS} ms"
     checks w3 "$work/w3.dom"
+fi
+
+# 4. The controls, driven by synthetic events from a script added to a copy of the demo page
+#    (Chromium headless has no pointer): keys, wheel, pinch, drag, hover, click, the filter.
+#    It writes what it saw into the body's data-interact for the checks.
+cat > "$work/interact.js" << 'EOF'
+(async () => {
+  const out = {}, $ = id => document.getElementById(id), canvas = $('canvas');
+  const frame = () => new Promise(r => setTimeout(r, 20));
+  const win = () => document.body.dataset.window.match(/^(-?[0-9.]+)-(-?[0-9.]+)$/).slice(1).map(Number);
+  const box = canvas.getBoundingClientRect(), GUTTER = 220, PW = box.width - GUTTER - 10;
+  const key = async k => { window.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true})); await frame(); return win(); };
+  const mouse = (type, x, y, o) => (type === 'mousemove' ? window : canvas).dispatchEvent(
+    new MouseEvent(type, Object.assign({clientX: box.left + x, clientY: box.top + y, bubbles: true, button: 0}, o)));
+  const timeAt = (w, x) => w[0] + (x - GUTTER) * (w[1] - w[0]) / PW;
+  try {
+    out.start = win();
+    for (const k of ['w', 's', '+', '-', 'd', 'a', '0']) out[k] = await key(k);
+    const x = GUTTER + PW / 4, y = 40;
+    canvas.dispatchEvent(new WheelEvent('wheel', {deltaY: -300, clientX: box.left + x, clientY: box.top + y, bubbles: true, cancelable: true}));
+    await frame();
+    out.wheel = win();
+    out.wheelFixed = [timeAt(out['0'], x), timeAt(out.wheel, x)];
+    canvas.dispatchEvent(new WheelEvent('wheel', {deltaY: 20, ctrlKey: true, clientX: box.left + x, clientY: box.top + y, bubbles: true, cancelable: true}));
+    await frame();
+    out.pinch = win();
+    mouse('mousedown', x, y); mouse('mousemove', x - 100, y); mouse('mouseup', x - 100, y);
+    await frame();
+    out.drag = win();
+    await key('0');
+    // hover over the stepper's first step (row 4, its first 10 ms), then click it
+    const steps = JSON.parse($('drawn').textContent).spans.filter(s => s.task === 4 && s.kind === 'running');
+    const sx = (steps[0].x0 + steps[0].x1) / 2, sy = 28 + 3 * 20 + 10;
+    mouse('mousemove', sx, sy);
+    await frame();
+    out.hover = [getComputedStyle($('tip')).display, $('tip').textContent];
+    mouse('mousedown', sx, sy); mouse('mouseup', sx, sy);
+    await frame();
+    out.pinned = $('tip').classList.contains('pinned');
+    $('filter').value = 'stepper';
+    $('filter').dispatchEvent(new Event('input', {bubbles: true}));
+    await frame();
+    out.filtered = JSON.parse($('drawn').textContent).rows.map(r => r.task);
+    await new Promise(r => setTimeout(r, 400));
+    out.hash = location.hash;
+  } catch (e) {
+    out.error = String(e && e.stack || e);
+  }
+  document.body.dataset.interact = JSON.stringify(out);
+})();
+EOF
+if [ -s "$work/demo.html" ]; then
+    python3 -c '
+import sys
+page = open(sys.argv[1], encoding="utf-8").read()
+# headless Chromium hardly runs animation frames: a timer stands in for them
+frames = "<script>window.requestAnimationFrame = f => setTimeout(() => f(performance.now()), 1);</script>"
+page = page.replace("<head>", "<head>" + frames, 1)
+open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", "<script>" + open(sys.argv[3]).read() + "</script></body>"))' \
+        "$work/demo.html" "$work/interact.html" "$work/interact.js"
+    dom interact interact "" --virtual-time-budget=10000 && checks interact "$work/interact.dom"
 fi
 
 echo "browser: $passed passed, $failed failed"
