@@ -41,7 +41,7 @@ DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats
                redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
+.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean bench-html-trace \
         install uninstall bench bench-deps bench-callgrind bench-trace-cost fuzz stress \
         valgrind-check dist deb check-deb
 
@@ -163,6 +163,10 @@ build/notrace/%.o: %.c | build/.deps
 
 bench-trace-cost: $(BIN) build/notrace/asyncrun
 	@bench/trace_cost.sh $(BIN) build/notrace/asyncrun
+
+# The --trace=html page of W3 at 100,000 round trips: its size, first view and frame times.
+bench-html-trace: $(BIN)
+	@bench/html_trace.sh $(BIN)
 
 # The html trace rendered by a real headless Chromium (installed on demand).
 check-browser: $(BIN) browser-deps

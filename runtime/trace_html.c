@@ -1,15 +1,18 @@
 /* --trace=html: one self-contained page that a person explores offline (zoom, pan, #t=A-B).
  *
- * A busy run traces millions of events, so they are embedded once, packed: each event is a
- * row of integers in one JSON array, streamed as it happens,
+ * A busy run traces millions of events, so they are embedded once, packed, and streamed as
+ * they happen: each event is a row of integers
  *   op, dt, field...
  * where op numbers the event's shape ("suspend task:i name:s on:s ran:n at:s": its name,
  * then its keys and their types), dt is t in microseconds since the previous event (t is
  * the text trace's t=, rounded as it prints it, so #t= finds a line of it), a string is the
  * index of its first use in a table of strings, and any other number of seconds is in
- * microseconds. The array ends with -1; the tables of shapes and strings follow it, then
- * the renderer (trace_html.js, embedded at build time), which decodes the rows into columns
- * per task and draws them on a canvas. A new event or field needs no change here. */
+ * microseconds. An integer is written zigzagged (0, -1, 1, -2... as 0, 1, 2, 3...) in
+ * groups of 5 bits, the most significant first: a group from HTML_MORE when more follow,
+ * the last from HTML_LAST, so most take one character and need no separator. The rows end
+ * with '.'; the tables of shapes and strings follow (JSON), then the renderer
+ * (trace_html.js, embedded at build time), which decodes the rows into columns per task and
+ * draws them on a canvas. A new event or field needs no change here. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,7 @@ struct intern {
 struct trace_html {
     struct intern strings, shapes;
     int64_t last_us; /* t of the previous event */
+    uint64_t rows;    /* events written */
     bool lost;       /* out of memory once: later events are dropped, and the page says so */
 };
 
@@ -89,6 +93,23 @@ static void intern_free(struct intern *in)
         free(in->strs[k]);
     free(in->strs);
     free(in->slots);
+}
+
+static const char HTML_LAST[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+static const char HTML_MORE[] = "WXYZabcdefghijklmnopqrstuvwxyz-_";
+
+/* v packed at buf (room for 13 characters); returns the length. */
+static size_t html_int(char *buf, int64_t v)
+{
+    uint64_t z = v >= 0 ? (uint64_t)v << 1 : ((uint64_t)-(v + 1) << 1) | 1;
+    char tmp[13];
+    size_t n = 0;
+    tmp[n++] = HTML_LAST[z & 31];
+    while ((z >>= 5) != 0)
+        tmp[n++] = HTML_MORE[z & 31];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
 }
 
 /* Seconds in whole microseconds, rounded as the text trace prints them. */
@@ -205,14 +226,14 @@ struct trace_html *trace_html_begin(FILE *f)
           "seconds A to B</span></div></header>\n"
           "<div id=\"view\" tabindex=\"0\"><canvas id=\"canvas\"></canvas></div>\n"
           "<div id=\"tip\"></div><pre id=\"drawn\" hidden></pre>\n"
-          "<script type=\"application/json\" id=\"events\">[\n",
+          "<script type=\"text/plain\" id=\"events\">\n",
           f);
     return h;
 }
 
 void trace_html_event(struct trace_html *h, FILE *f, const struct field *fs, int n)
 {
-    char shape[512], row[512];
+    char shape[512], row[256];
     size_t sn = 0, rn = 0;
     if (h->lost)
         return;
@@ -236,9 +257,8 @@ void trace_html_event(struct trace_html *h, FILE *f, const struct field *fs, int
     int64_t op = intern_index(&h->shapes, shape), t = html_us(fs[0].v.d);
     if (op < 0)
         goto lost;
-    rn += fmt_int(row + rn, op);
-    row[rn++] = ',';
-    rn += fmt_int(row + rn, t - h->last_us);
+    rn += html_int(row + rn, op);
+    rn += html_int(row + rn, t - h->last_us);
     h->last_us = t;
     for (int i = 2; i < n; i++) {
         int64_t v = fs[i].type == F_INT ? fs[i].v.i
@@ -246,11 +266,11 @@ void trace_html_event(struct trace_html *h, FILE *f, const struct field *fs, int
                                           : intern_index(&h->strings, fs[i].v.s);
         if (fs[i].type == F_STR && v < 0)
             goto lost;
-        row[rn++] = ',';
-        rn += fmt_int(row + rn, v);
+        rn += html_int(row + rn, v);
     }
-    row[rn++] = ',';
-    row[rn++] = '\n';
+    /* a line now and then, for the tools that read lines */
+    if (++h->rows % 64 == 0)
+        row[rn++] = '\n';
     fwrite_unlocked(row, 1, rn, f);
     return;
 lost:
@@ -259,7 +279,7 @@ lost:
 
 void trace_html_end(struct trace_html *h, FILE *f)
 {
-    fputs("-1]</script>\n<script type=\"application/json\" id=\"tables\">{\"shapes\":", f);
+    fputs(".</script>\n<script type=\"application/json\" id=\"tables\">{\"shapes\":", f);
     html_json_strings(f, &h->shapes);
     fputs(",\n\"strings\":", f);
     html_json_strings(f, &h->strings);

@@ -36,40 +36,48 @@
   const $ = id => document.getElementById(id);
 
   // ---- decoding: packed rows -> per task columns ------------------------------------
-  // The rows are parsed by hand: several times faster than JSON.parse on millions of numbers.
+  // The packed integers of the rows (see trace_html.c), the end marked with -1.
+  const DIGIT = new Int8Array(128).fill(-1);
+  '0123456789ABCDEFGHIJKLMNOPQRSTUV'.split('').forEach((c, i) => { DIGIT[c.charCodeAt(0)] = i; });
+  'WXYZabcdefghijklmnopqrstuvwxyz-_'.split('').forEach((c, i) => { DIGIT[c.charCodeAt(0)] = 32 + i; });
   function numbers(text) {
-    const out = new Float64Array((text.length >> 1) + 2);
-    let n = 0, v = 0, neg = false, digits = false;
+    const out = new Float64Array(text.length + 1);
+    let n = 0, v = 0;
     for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      if (c >= 48 && c <= 57) { v = v * 10 + (c - 48); digits = true; }
-      else if (c === 45) neg = true;
-      else if (digits) { out[n++] = neg ? -v : v; v = 0; neg = false; digits = false; }
+      const c = text.charCodeAt(i), d = c < 128 ? DIGIT[c] : -1;
+      if (d >= 32) {
+        v = v * 32 + d - 32;
+      } else if (d >= 0) {
+        v = v * 32 + d;
+        out[n++] = v % 2 ? -(v + 1) / 2 : v / 2;
+        v = 0;
+      } else if (c === 46) { // '.': the end
+        break;
+      }
     }
-    out[n++] = -1; // in case the list was cut short
-    return out;
+    out[n] = -1;
+    return out.subarray(0, n + 1);
   }
   const ev = numbers($('events').textContent);
   const tables = JSON.parse($('tables').textContent);
   $('events').remove(); // the DOM need not keep megabytes of text
   $('tables').remove();
   const S = tables.strings;
+  const EVENTS = {spawn: 1, resume: 2, suspend: 3, done: 4, fail: 4, cancelled: 4, cancel: 5};
   const shapes = tables.shapes.map(s => {
     const parts = s.split(' '), at = {};
     parts.slice(1).forEach((p, i) => { at[p.slice(0, p.lastIndexOf(':'))] = i; });
     const f = key => (key in at ? at[key] : -1);
-    return {event: parts[0], n: parts.length - 1, task: f('task'), name: f('name'),
-      on: f('on'), at: f('at'), parent: f('parent'), error: f('error'), by: f('by')};
+    const own = (o, key) => (Object.hasOwn(o, key) ? o[key] : undefined);
+    return {event: parts[0], code: own(EVENTS, parts[0]) || 0, outcome: own(OUTCOME, parts[0]) ?? -1,
+      n: parts.length - 1, task: f('task'), name: f('name'), on: f('on'), at: f('at'),
+      parent: f('parent'), error: f('error'), by: f('by')};
   });
-  const waitKinds = new Map(); // string index of on -> kind
+  // the kind of a wait by the string index of its on=
+  const waitKinds = new Int8Array(S.length).fill(-1);
   function waitKind(on) {
-    let k = waitKinds.get(on);
-    if (k === undefined) {
-      const what = S[on].split(':')[0];
-      k = K[WAITS[what] || 'other'];
-      waitKinds.set(on, k);
-    }
-    return k;
+    if (waitKinds[on] < 0) waitKinds[on] = K[WAITS[S[on].split(':')[0]] || 'other'];
+    return waitKinds[on];
   }
 
   // A first pass counts the events and finds the largest task id: a span is pushed per
@@ -108,17 +116,17 @@
     if (sh.task < 0) continue;
     const k = task(ev[f + sh.task], t);
     if (sh.name >= 0) k.name = ev[f + sh.name];
-    switch (sh.event) {
-      case 'spawn':
+    switch (sh.code) {
+      case 1: // spawn
         k.spawn = t; k.openAt = t;
         if (sh.parent >= 0) k.parent = ev[f + sh.parent];
         if (sh.at >= 0) k.at = ev[f + sh.at];
         break;
-      case 'resume':
+      case 2: // resume
         closeWait(k, t);
         k.run = t;
         break;
-      case 'suspend': {
+      case 3: { // suspend
         const where = sh.at >= 0 ? ev[f + sh.at] : -1, on = sh.on >= 0 ? ev[f + sh.on] : -1;
         push(k, k.run >= 0 ? k.run : t, t, K.running, on, where);
         k.run = -1;
@@ -126,13 +134,13 @@
         k.openWhere = where;
         break;
       }
-      case 'done': case 'fail': case 'cancelled':
-        if (k.run >= 0) push(k, k.run, t, OUTCOME[sh.event], -1, -1);
+      case 4: // done, fail, cancelled
+        if (k.run >= 0) push(k, k.run, t, sh.outcome, -1, -1);
         else closeWait(k, t);
-        k.run = -1; k.open = -1; k.end = t; k.outcome = OUTCOME[sh.event];
+        k.run = -1; k.open = -1; k.end = t; k.outcome = sh.outcome;
         if (sh.error >= 0) k.error = ev[f + sh.error];
         break;
-      case 'cancel':
+      case 5: // cancel
         if (sh.by >= 0) k.by = ev[f + sh.by];
         break;
     }
@@ -180,6 +188,13 @@
       if (a[m] < x) lo = m + 1; else hi = m;
     }
     return lo;
+  }
+
+  // the same, for an x likely near lo: doubling steps from lo, then a binary search
+  function gallop(a, x, lo, hi) {
+    let step = 1, from = lo;
+    while (lo + step < hi && a[lo + step] < x) { from = lo + step; step *= 2; }
+    return lower(a, x, from, Math.min(lo + step + 1, hi));
   }
 
   // ---- formatting ----------------------------------------------------------------------
@@ -246,22 +261,29 @@
   }
 
   // ---- drawing -------------------------------------------------------------------------
-  // Rectangles are batched by colour and opacity, so that a frame sets each style once.
-  let batches = new Map();
-  function rect(colour, alpha, x, y, w, h) {
-    const key = colour + alpha;
-    let b = batches.get(key);
-    if (!b) batches.set(key, b = {colour, alpha, r: []});
-    b.r.push(x, y, w, h);
+  // Rectangles are batched by style (a colour and an opacity, numbered once here), so that a
+  // frame sets each style once, in the order of the styles: tints under solid bars.
+  const styles = [];
+  function style(colour, alpha) {
+    styles.push({colour, alpha, r: []});
+    return styles.length - 1;
+  }
+  const GRID = style('#000', 0.08);
+  const TINT = KINDS.map(k => style(k.colour, 0.28));
+  const SOLID = KINDS.map(k => style(k.colour, 1));
+  const DENSITY = [0.5, 0.75, 1].map(a => style(KINDS[K.running].colour, a));
+  function rect(st, x, y, w, h) {
+    styles[st].r.push(x, y, w, h);
   }
   function flush() {
-    for (const b of batches.values()) {
-      ctx.fillStyle = b.colour; ctx.globalAlpha = b.alpha;
+    for (const b of styles) {
       const r = b.r;
+      if (!r.length) continue;
+      ctx.fillStyle = b.colour; ctx.globalAlpha = b.alpha;
       for (let i = 0; i < r.length; i += 4) ctx.fillRect(r[i], r[i + 1], r[i + 2], r[i + 3]);
+      r.length = 0;
     }
     ctx.globalAlpha = 1;
-    batches = new Map();
   }
 
   function niceStep(raw) {
@@ -284,13 +306,13 @@
 
   let drawn;                      // what the last frame drew, for tests (#drawn)
   function drawSpan(k, i, x0, x1, y, labels) {
-    const kind = KD[i], c = KINDS[kind].colour;
+    const kind = KD[i];
     const a = Math.max(x0, GUTTER), b = Math.min(x1, GUTTER + PW);
     if (KINDS[kind].wait) {
-      rect(c, 0.28, a, y + 3, b - a, RH - 6);
-      rect(c, 1, a, y + RH - 5, b - a, 2);
+      rect(TINT[kind], a, y + 3, b - a, RH - 6);
+      rect(SOLID[kind], a, y + RH - 5, b - a, 2);
     } else {
-      rect(c, 1, a, y + 3, b - a, RH - 6);
+      rect(SOLID[kind], a, y + 3, b - a, RH - 6);
     }
     const label = spanLabel(k, i);
     if (b - a > 36 && label) labels.push(label, a + 3, y + RH / 2, b - a - 6, KINDS[kind].wait);
@@ -314,16 +336,16 @@
       }
       // the pixel column of x0: every span starting in it, but a wide last one
       const col = Math.floor(x0), tEnd = v0 + (col + 1 - GUTTER) / s;
-      let j = lower(ST, tEnd, i + 1, end);
+      let j = gallop(ST, tEnd, i + 1, end);
       if (j - 1 > i && (EN[j - 1] - ST[j - 1]) * s >= 1) j--;
       if (col >= GUTTER && col < GUTTER + PW) {
         const steps = CNT[j + p] - CNT[i + p];
         let wait = -1;
         for (let m = i; m < j && m < i + 4; m++) if (KINDS[KD[m]].wait) { wait = KD[m]; break; }
-        if (wait >= 0) rect(KINDS[wait].colour, 0.28, col, y + 3, 1, RH - 6);
+        if (wait >= 0) rect(TINT[wait], col, y + 3, 1, RH - 6);
         if (steps) {
           const frac = Math.min(1, (CUM[j + p] - CUM[i + p]) * s);
-          rect(KINDS[K.running].colour, frac > 0.5 ? 1 : frac > 0.1 ? 0.75 : 0.5, col, y + 3, 1, RH - 6);
+          rect(DENSITY[frac > 0.5 ? 2 : frac > 0.1 ? 1 : 0], col, y + 3, 1, RH - 6);
         }
         drawn.density++;
       }
@@ -332,7 +354,7 @@
     // the end: always marked, however narrow the last step
     if (k.outcome >= 0 && k.end >= v0 && k.end <= v1) {
       const x = GUTTER + (k.end - v0) * s;
-      rect(KINDS[k.outcome].colour, 1, Math.min(x, GUTTER + PW - 2), y + 1, 2, RH - 2);
+      rect(SOLID[k.outcome], Math.min(x, GUTTER + PW - 2), y + 1, 2, RH - 2);
       drawn.ends.push({task: k.id, outcome: KINDS[k.outcome].key, x: Math.round(x)});
     }
   }
@@ -355,7 +377,7 @@
     // the grid and the axis
     const step = niceStep((v1 - v0) * 110 / PW);
     for (let g = Math.ceil(v0 / step) * step; g <= v1; g += step)
-      rect('#000', 0.08, Math.round(GUTTER + (g - v0) * s), AX, 1, H - AX);
+      rect(GRID, Math.round(GUTTER + (g - v0) * s), AX, 1, H - AX);
     flush();
     ctx.fillStyle = '#fff';
     ctx.fillRect(0, 0, W, AX);

@@ -150,12 +150,24 @@ cat > "$work/dom.py" << 'EOF'
 import json, re, sys
 from html.parser import HTMLParser
 
+LAST, MORE = "0123456789ABCDEFGHIJKLMNOPQRSTUV", "WXYZabcdefghijklmnopqrstuvwxyz-_"
+def ints(text):
+    """the packed integers of the rows (see runtime/trace_html.c)"""
+    out, v = [], 0
+    for c in text[:text.index(".")]:
+        if c in MORE:
+            v = v * 32 + MORE.index(c)
+        elif c in LAST:
+            v = v * 32 + LAST.index(c)
+            out.append(-(v + 1) // 2 if v % 2 else v // 2)
+            v = 0
+    return out + [-1]
+
 def decode(path):
     """The events of an html trace, as --trace=json has them (t in seconds)."""
     page = open(path, encoding="utf-8").read()
-    block = lambda id: json.loads(re.search(
-        r'<script type="application/json" id="%s">(.*?)</script>' % id, page, re.S).group(1))
-    rows, tables = block("events"), block("tables")
+    block = lambda type, id: re.search(r'<script type="%s" id="%s">(.*?)</script>' % (type, id), page, re.S).group(1)
+    rows, tables = ints(block("text/plain", "events")), json.loads(block("application/json", "tables"))
     shapes = [s.split(" ") for s in tables["shapes"]]
     out, i, t = [], 0, 0
     while rows[i] >= 0:
