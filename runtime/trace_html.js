@@ -198,7 +198,6 @@
   }
 
   // ---- formatting ----------------------------------------------------------------------
-  const sec = us => (us / 1e6).toFixed(6) + ' s';
   function dur(us) {
     if (us >= 1e6) return (us / 1e6).toFixed(3) + ' s';
     if (us >= 1e3) return (us / 1e3).toFixed(3) + ' ms';
@@ -417,7 +416,7 @@
         const g = row.group;
         label = '▸ ' + g.length + ' finished (' + g[0].id + '…' + g[g.length - 1].id + ')';
         colour = '#888';
-        drawn.rows.push({group: g.map(k => k.id), label});
+        drawn.rows.push({group: g.length, first: g[0].id, last: g[g.length - 1].id, label});
       }
       if (r % 2) { ctx.fillStyle = '#f4f6f9'; ctx.fillRect(0, y, GUTTER - 4, RH); }
       ctx.fillStyle = colour;
@@ -510,16 +509,20 @@
   }, {passive: false});
 
   let drag = null;
+  const pointer = e => {
+    const r = canvas.getBoundingClientRect();
+    mouse = {x: e.clientX - r.left, y: e.clientY - r.top};
+  };
   canvas.addEventListener('mousedown', e => {
     if (e.button !== 0) return;
+    pointer(e);
     drag = {x: e.clientX, y: e.clientY, v0, v1, top: view.scrollTop, moved: false};
     canvas.classList.add('drag');
     e.preventDefault();
     view.focus();
   });
   window.addEventListener('mousemove', e => {
-    const r = canvas.getBoundingClientRect();
-    mouse = {x: e.clientX - r.left, y: e.clientY - r.top};
+    pointer(e);
     if (drag) {
       const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
       if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;

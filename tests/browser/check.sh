@@ -304,7 +304,7 @@ elif what == "collapse":
     labels = [r["label"] for r in d["rows"]]
     groups = [r["group"] for r in d["rows"] if "group" in r]
     check("collapse: the tasks that finished before the window are collapsed into rows of runs",
-          groups and sum(map(len, groups)) > 1000 and all(l.startswith("\u25b8 ") for r, l in zip(d["rows"], labels) if "group" in r),
+          groups and sum(groups) > 1000 and all(l.startswith("\u25b8 ") for r, l in zip(d["rows"], labels) if "group" in r),
           labels[:8])
     check("collapse: the main task, still running, keeps its row", rows[0] == 1, labels[:8])
 elif what == "interact":
