@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "trace_html.h"
-#include "fmt.h"
 #include "trace_html_js.h"
 
 /* Strings in order of first use, found again through an open-addressing hash of indexes. */
@@ -31,7 +30,7 @@ struct intern {
 struct trace_html {
     struct intern strings, shapes;
     int64_t last_us; /* t of the previous event */
-    uint64_t rows;    /* events written */
+    uint64_t rows;   /* events written */
     bool lost;       /* out of memory once: later events are dropped, and the page says so */
 };
 
