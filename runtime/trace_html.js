@@ -32,7 +32,7 @@
   KINDS.forEach((k, i) => { K[k.key] = i; });
   const OUTCOME = {done: K.done, fail: K.fail, cancelled: K.cancelled};
 
-  const RH = 20, AX = 28, GUTTER = 220, PAD = 10; // row height, axis height, label width
+  const RH = 20, AX = 28, GUTTER = 220, PAD = 10; // px: row, axis, names column, right margin
   const $ = id => document.getElementById(id);
 
   // ---- decoding: packed rows -> per task columns ------------------------------------
