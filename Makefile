@@ -41,7 +41,7 @@ DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats
                redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
+.PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean bench-html-trace \
         install uninstall bench bench-deps bench-callgrind bench-trace-cost fuzz stress \
         valgrind-check dist deb check-deb
 
@@ -63,6 +63,15 @@ build/gen/async_lua.h: lua/async.lua
 	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
 
 build/obj/lua/lasync.o build/asan/lua/lasync.o build/notrace/lua/lasync.o: build/gen/async_lua.h
+
+# The html trace's renderer, embedded as a byte array.
+build/gen/trace_html_js.h: runtime/trace_html.js
+	@mkdir -p $(dir $@)
+	@! grep -qiE '</script|<!--' $< || { echo "$<: must not contain </script or <!--" >&2; exit 1; }
+	@{ echo 'static const unsigned char trace_html_js[] = {'; \
+	  od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; echo '};'; } > $@
+
+build/obj/runtime/trace_html.o build/asan/runtime/trace_html.o build/notrace/runtime/trace_html.o: build/gen/trace_html_js.h
 
 build/gen/version.h: VERSION
 	@mkdir -p $(dir $@)
@@ -154,6 +163,10 @@ build/notrace/%.o: %.c | build/.deps
 
 bench-trace-cost: $(BIN) build/notrace/asyncrun
 	@bench/trace_cost.sh $(BIN) build/notrace/asyncrun
+
+# The --trace=html page of W3 at 100,000 round trips: its size, first view and frame times.
+bench-html-trace: $(BIN)
+	@bench/html_trace.sh $(BIN)
 
 # The html trace rendered by a real headless Chromium (installed on demand).
 check-browser: $(BIN) browser-deps

@@ -254,6 +254,7 @@ struct rt {
     FILE *trace;              /* NULL when tracing is off */
     bool trace_shared;        /* the trace goes to stdout's or stderr's file: kept in order */
     char *trace_buf;          /* owned: the trace file's stdio buffer */
+    struct trace_html *trace_html; /* owned: the page's state under --trace=html */
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
     struct resolve_pool *resolver; /* owned: started by the first lookup */

@@ -1,7 +1,7 @@
 /* The trace. Each event is a list of key/value fields written by one of four backends:
  * text (logfmt behind "trace: "), json (one object per line, same keys), chrome (the Trace
- * Event Format: a slice per step, instants for spawn, cancel, failure, timeout) and html (the
- * json objects inside a self-contained page that draws them, see trace_html.c). The stream
+ * Event Format: a slice per step, instants for spawn, cancel, failure, timeout) and html (a
+ * self-contained page with the events packed in it, see trace_html.c). The stream
  * is private and fully buffered, flushed whenever the loop is about to block and at exit. */
 #include <errno.h>
 #include <stdarg.h>
@@ -22,23 +22,6 @@
 #include "stream.h"
 
 #define TRACE_FILE_BUFFER (256 * 1024)
-
-enum field_type { F_STR, F_INT, F_NUM };
-
-struct field {
-    const char *key;
-    size_t klen;
-    enum field_type type;
-    union {
-        const char *s;
-        int64_t i;
-        double d;
-    } v;
-};
-
-#define FSTR(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_STR, .v.s = (x)}
-#define FINT(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_INT, .v.i = (int64_t)(x)}
-#define FNUM(k, x) {.key = (k), .klen = sizeof(k) - 1, .type = F_NUM, .v.d = (x)}
 
 /* Whether the trace's descriptor writes to the same file or pipe as stdout or stderr (the
  * default --trace, 2>&1, a terminal): their lines must then be kept in order. */
@@ -70,8 +53,10 @@ int trace_open(struct rt *rt)
               "{\"ph\":\"M\",\"name\":\"process_name\",\"pid\":1,\"tid\":0,"
               "\"args\":{\"name\":\"asyncrun\"}}",
               rt->trace);
-    else if (rt->opt->trace == TRACE_HTML)
-        trace_html_begin(rt->trace);
+    else if (rt->opt->trace == TRACE_HTML && !(rt->trace_html = trace_html_begin(rt->trace))) {
+        trace_close(rt);
+        return -ENOMEM;
+    }
     return 0;
 }
 
@@ -81,8 +66,9 @@ void trace_close(struct rt *rt)
         return;
     if (rt->opt->trace == TRACE_CHROME)
         fputs("\n]}\n", rt->trace);
-    else if (rt->opt->trace == TRACE_HTML)
-        trace_html_end(rt->trace);
+    else if (rt->opt->trace == TRACE_HTML && rt->trace_html)
+        trace_html_end(rt->trace_html, rt->trace);
+    rt->trace_html = NULL;
     fclose(rt->trace);
     rt->trace = NULL;
     free(rt->trace_buf);
@@ -358,8 +344,8 @@ static void trace_emit_to(struct rt *rt, struct out *o, const struct field *fs, 
         out_char(o, '\n');
         break;
     case TRACE_HTML:
-        out_json(o, fs, n);
-        out_put(o, ",\n", 2);
+        out_spill(o);
+        trace_html_event(rt->trace_html, o->f, fs, n);
         break;
     case TRACE_CHROME:
         /* steps become slices in trace_suspend and trace_end_step; the rest are instants */

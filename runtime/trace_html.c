@@ -1,107 +1,291 @@
-/* --trace=html: one self-contained page. The events are streamed into a script as the json
- * objects of --trace=json, and a small renderer at the end of the page draws the timeline:
- * a row per task (runs of 2,000+ tasks are grouped into at most 2,000 rows), a bar per step
- * coloured by outcome, waits as thin lines labelled with what they waited on, and a title on
- * everything with the times. No network, no external script. */
-#include "trace_html.h"
+/* --trace=html: one self-contained page that a person explores offline (zoom, pan, #t=A-B).
+ *
+ * A busy run traces millions of events, so they are embedded once, packed, and streamed as
+ * they happen: each event is a row of integers
+ *   op, dt, field...
+ * where op numbers the event's shape ("suspend task:i name:s on:s ran:n at:s": its name,
+ * then its keys and their types), dt is t in microseconds since the previous event (t is
+ * the text trace's t=, rounded as it prints it, so #t= finds a line of it), a string is the
+ * index of its first use in a table of strings, and any other number of seconds is in
+ * microseconds. An integer is written zigzagged (0, -1, 1, -2... as 0, 1, 2, 3...) in
+ * groups of 5 bits, the most significant first: a group from HTML_MORE when more follow,
+ * the last from HTML_LAST, so most take one character and need no separator. The rows end
+ * with '.'; the tables of shapes and strings follow (JSON), then the renderer
+ * (trace_html.js, embedded at build time), which decodes the rows into columns per task and
+ * draws them on a canvas. A new event or field needs no change here. */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
-void trace_html_begin(FILE *f)
+#include "trace_html.h"
+#include "trace_html_js.h"
+
+/* Strings in order of first use, found again through an open-addressing hash of indexes. */
+struct intern {
+    char **strs;     /* owned: n of them, each owned */
+    uint32_t *slots; /* owned: cap of them (a power of two), index + 1 or 0 for empty */
+    uint32_t n, cap;
+};
+
+struct trace_html {
+    struct intern strings, shapes;
+    int64_t last_us; /* t of the previous event */
+    uint64_t rows;   /* events written */
+    bool lost;       /* out of memory once: later events are dropped, and the page says so */
+};
+
+static uint32_t intern_hash(const char *s)
 {
-    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-          "<title>asyncrun trace</title>\n<style>\n"
-          "body{font:13px/1.4 system-ui,sans-serif;margin:16px;color:#222}\n"
-          "h1{font-size:18px;margin:0 0 4px}\n#summary{color:#555;margin-bottom:10px}\n"
-          ".row{display:flex;align-items:center;height:20px;border-bottom:1px solid #eee}\n"
-          ".label{width:220px;flex:none;overflow:hidden;white-space:nowrap;"
-          "text-overflow:ellipsis;font-family:monospace}\n"
-          ".lane{position:relative;flex:1;height:14px}\n"
-          ".bar{position:absolute;top:0;height:14px;min-width:1px;border-radius:2px}\n"
-          ".done{background:#3a7}.step{background:#48c}.fail{background:#d33}"
-          ".cancelled{background:#aaa}\n"
-          ".wait{position:absolute;top:6px;height:2px;background:#bbb;font-size:10px;"
-          "line-height:0;color:#777;white-space:nowrap;overflow:visible}\n"
-          ".wait span{position:relative;top:-6px;left:2px}\n"
-          "#axis{display:flex;justify-content:space-between;margin-left:220px;color:#777}\n"
-          "</style></head><body>\n<h1>asyncrun trace</h1><div id=\"summary\"></div>\n"
-          "<div id=\"axis\"></div><div id=\"timeline\"></div>\n<script>\nconst EVENTS = [\n",
-          f);
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
 }
 
-void trace_html_end(FILE *f)
+static int intern_grow(struct intern *in)
 {
-    fputs("];\n"
-          "(function () {\n"
-          "  const tasks = new Map();\n"
-          "  let tmax = 0;\n"
-          "  for (const e of EVENTS) {\n"
-          "    tmax = Math.max(tmax, e.t);\n"
-          "    if (e.task === undefined) continue;\n"
-          "    let k = tasks.get(e.task);\n"
-          "    if (!k) { k = {id: e.task, steps: [], waits: [], outcome: 'pending'};"
-          " tasks.set(e.task, k); }\n"
-          "    k.name = e.name;\n"
-          "    if (e.event === 'spawn') { k.spawn = e.t; k.at = e.at; }\n"
-          "    else if (e.event === 'resume') {\n"
-          "      if (k.waitFrom !== undefined) k.waits.push([k.waitFrom, e.t, k.waitOn]);\n"
-          "      k.waitFrom = undefined; k.cur = e.t;\n"
-          "    } else if (e.event === 'suspend') {\n"
-          "      k.steps.push([k.cur ?? e.t, e.t, 'step']);\n"
-          "      k.waitFrom = e.t; k.waitOn = e.on + ' at ' + e.at;\n"
-          "    } else if (e.event === 'done' || e.event === 'fail' || e.event === 'cancelled') {\n"
-          "      k.steps.push([k.cur ?? e.t, e.t, e.event]); k.outcome = e.event;\n"
-          "      if (e.error) k.error = e.error;\n"
-          "    }\n"
-          "  }\n"
-          "  for (const k of tasks.values())\n"
-          "    if (k.waitFrom !== undefined) k.waits.push([k.waitFrom, tmax, k.waitOn]);\n"
-          "  const span = tmax > 0 ? tmax : 1, all = [...tasks.values()];\n"
-          "  const MAXROWS = 2000, per = Math.ceil(all.length / MAXROWS) || 1;\n"
-          "  const pct = t => (100 * t / span).toFixed(3) + '%';\n"
-          "  const ms = t => (1000 * t).toFixed(3) + ' ms';\n"
-          "  const failed = all.filter(k => k.outcome === 'fail').length;\n"
-          "  document.getElementById('summary').textContent = all.length + ' tasks, ' +\n"
-          "    ms(tmax) + ', ' + failed + ' failed' +\n"
-          "    (per > 1 ? ' (' + per + ' tasks per row)' : '');\n"
-          "  const axis = document.getElementById('axis');\n"
-          "  for (let i = 0; i <= 4; i++) { const s = document.createElement('span');\n"
-          "    s.textContent = ms(span * i / 4); axis.appendChild(s); }\n"
-          "  const out = document.getElementById('timeline');\n"
-          "  const frag = document.createDocumentFragment();\n"
-          "  for (let r = 0; r < all.length; r += per) {\n"
-          "    const group = all.slice(r, r + per);\n"
-          "    const row = document.createElement('div'); row.className = 'row';\n"
-          "    row.dataset.task = group[0].id;\n"
-          "    const label = document.createElement('div'); label.className = 'label';\n"
-          "    label.textContent = per > 1 ? 'tasks ' + group[0].id + '-' +\n"
-          "      group[group.length - 1].id : group[0].id + ' ' + group[0].name;\n"
-          "    label.title = per > 1 ? label.textContent : group[0].id + ' ' + group[0].name +\n"
-          "      ' (' + group[0].outcome + ')' + (group[0].at ? ', spawned at ' + group[0].at : '') +\n"
-          "      (group[0].error ? ': ' + group[0].error : '');\n"
-          "    const lane = document.createElement('div'); lane.className = 'lane';\n"
-          "    let last = -1;\n"
-          "    for (const k of group) {\n"
-          "      if (per === 1) for (const [a, b, on] of k.waits) {\n"
-          "        const w = document.createElement('div'); w.className = 'wait';\n"
-          "        w.style.left = pct(a); w.style.width = pct(b - a);\n"
-          "        w.title = 'waits on ' + on + ' for ' + ms(b - a);\n"
-          "        if ((b - a) / span > 0.08) { const s = document.createElement('span');\n"
-          "          s.textContent = on; w.appendChild(s); }\n"
-          "        lane.appendChild(w);\n"
-          "      }\n"
-          "      for (const [a, b, kind] of k.steps) {\n"
-          "        if (per > 1 && a / span - last < 0.002) continue;\n"
-          "        last = a / span;\n"
-          "        const bar = document.createElement('div'); bar.className = 'bar ' + kind;\n"
-          "        bar.style.left = pct(a); bar.style.width = pct(b - a);\n"
-          "        bar.title = k.id + ' ' + k.name + ': ' + kind + ' at ' + ms(a) +\n"
-          "          ' for ' + ms(b - a);\n"
-          "        lane.appendChild(bar);\n"
-          "      }\n"
-          "    }\n"
-          "    row.appendChild(label); row.appendChild(lane); frag.appendChild(row);\n"
-          "  }\n"
-          "  out.appendChild(frag);\n"
-          "})();\n"
-          "</script></body></html>\n",
+    uint32_t cap = in->cap ? in->cap * 2 : 256;
+    uint32_t *slots = calloc(cap, sizeof *slots);
+    char **strs = slots ? realloc(in->strs, cap / 2 * sizeof *strs) : NULL;
+    if (!strs) {
+        free(slots);
+        return -1;
+    }
+    for (uint32_t k = 0; k < in->n; k++) {
+        uint32_t i = intern_hash(strs[k]) & (cap - 1);
+        while (slots[i])
+            i = (i + 1) & (cap - 1);
+        slots[i] = k + 1;
+    }
+    free(in->slots);
+    in->strs = strs;
+    in->slots = slots;
+    in->cap = cap;
+    return 0;
+}
+
+/* The index of s, added if new; -1 when out of memory. */
+static int64_t intern_index(struct intern *in, const char *s)
+{
+    uint32_t h = intern_hash(s);
+    if (in->cap)
+        for (uint32_t i = h & (in->cap - 1); in->slots[i]; i = (i + 1) & (in->cap - 1))
+            if (strcmp(in->strs[in->slots[i] - 1], s) == 0)
+                return in->slots[i] - 1;
+    /* at most half full, so that a probe ends soon */
+    if ((in->n + 1) * 2 > in->cap && intern_grow(in) < 0)
+        return -1;
+    char *copy = strdup(s);
+    if (!copy)
+        return -1;
+    uint32_t i = h & (in->cap - 1);
+    while (in->slots[i])
+        i = (i + 1) & (in->cap - 1);
+    in->slots[i] = in->n + 1;
+    in->strs[in->n] = copy;
+    return in->n++;
+}
+
+static void intern_free(struct intern *in)
+{
+    for (uint32_t k = 0; k < in->n; k++)
+        free(in->strs[k]);
+    free(in->strs);
+    free(in->slots);
+}
+
+static const char HTML_LAST[] = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+static const char HTML_MORE[] = "WXYZabcdefghijklmnopqrstuvwxyz-_";
+
+/* v packed at buf (room for 13 characters); returns the length. */
+static size_t html_int(char *buf, int64_t v)
+{
+    uint64_t z = v >= 0 ? (uint64_t)v << 1 : ((uint64_t)-(v + 1) << 1) | 1;
+    char tmp[13];
+    size_t n = 0;
+    tmp[n++] = HTML_LAST[z & 31];
+    while ((z >>= 5) != 0)
+        tmp[n++] = HTML_MORE[z & 31];
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Seconds in whole microseconds, rounded as the text trace prints them. */
+static int64_t html_us(double d)
+{
+    if (!(d > -9e12 && d < 9e12))
+        return 0;
+    return d >= 0 ? (int64_t)(d * 1e6 + 0.5) : -(int64_t)(-d * 1e6 + 0.5);
+}
+
+/* The next code point of a UTF-8 string at *s, advancing *s; an invalid sequence (overlong,
+ * surrogate, beyond U+10FFFF, cut short) is one byte long and decodes to U+FFFD. */
+static uint32_t html_utf8_next(const unsigned char **s)
+{
+    const unsigned char *p = *s;
+    uint32_t c = p[0], min;
+    int len;
+    if (c < 0x80) {
+        *s = p + 1;
+        return c;
+    }
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2, c &= 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, c &= 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, c &= 0x07, min = 0x10000;
+    else
+        len = 0, min = 0;
+    for (int i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            len = 0;
+            break;
+        }
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (len == 0 || c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        *s = p + 1;
+        return 0xfffd;
+    }
+    *s = p + len;
+    return c;
+}
+
+/* A JSON string that is safe inside a <script> element of any page: plain printable ASCII
+ * only, everything else \u-escaped (so no "</script", "<!--", U+2028 or U+2029 can appear),
+ * invalid UTF-8 replaced by U+FFFD. */
+static void html_json_string(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    putc_unlocked('"', f);
+    while (*s) {
+        uint32_t c = html_utf8_next(&s);
+        if (c >= 0x20 && c < 0x7f && !strchr("\"\\<>&", (int)c)) {
+            putc_unlocked((int)c, f);
+        } else if (c == '"' || c == '\\') {
+            putc_unlocked('\\', f);
+            putc_unlocked((int)c, f);
+        } else if (c < 0x10000) {
+            fprintf(f, "\\u%04x", (unsigned)c);
+        } else {
+            c -= 0x10000;
+            fprintf(f, "\\u%04x\\u%04x", (unsigned)(0xd800 + (c >> 10)), (unsigned)(0xdc00 + (c & 0x3ff)));
+        }
+    }
+    putc_unlocked('"', f);
+}
+
+static void html_json_strings(FILE *f, const struct intern *in)
+{
+    putc_unlocked('[', f);
+    for (uint32_t k = 0; k < in->n; k++) {
+        if (k)
+            fputs(",\n", f);
+        html_json_string(f, in->strs[k]);
+    }
+    putc_unlocked(']', f);
+}
+
+struct trace_html *trace_html_begin(FILE *f)
+{
+    struct trace_html *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+          "<meta name=\"viewport\" content=\"width=device-width\">\n"
+          "<title>asyncrun trace</title>\n<style>\n"
+          "html,body{height:100%;margin:0}\n"
+          "body{font:13px/1.4 system-ui,sans-serif;color:#222;display:flex;flex-direction:column}\n"
+          "header{padding:8px 12px 6px;border-bottom:1px solid #ddd;flex:none}\n"
+          "h1{font-size:16px;margin:0 8px 0 0;display:inline}\n#summary{color:#555}\n"
+          "#controls{margin-top:6px;display:flex;flex-wrap:wrap;gap:6px 14px;align-items:center}\n"
+          "#legend span{display:inline-flex;align-items:center;margin-right:10px;color:#444}\n"
+          "#legend i{display:inline-block;width:14px;height:10px;margin-right:4px;border-radius:2px}\n"
+          "#help{color:#777}\nkbd{font:11px monospace;border:1px solid #ccc;border-radius:3px;"
+          "padding:0 3px;background:#f7f7f7}\n"
+          "#view{position:relative;flex:1;overflow-y:auto;overflow-x:hidden;outline:none}\n"
+          "#view canvas{position:sticky;top:0;left:0;display:block;cursor:grab}\n"
+          "#view canvas.drag{cursor:grabbing}\n"
+          "#tip{position:fixed;display:none;max-width:480px;background:#fff;border:1px solid #bbb;"
+          "box-shadow:0 2px 8px #0003;padding:6px 8px;font:12px/1.45 monospace;"
+          "white-space:pre-wrap;word-break:break-all;pointer-events:none;z-index:2}\n"
+          "#tip.pinned{border-color:#333}\n"
+          "</style></head><body>\n"
+          "<header><h1>asyncrun trace</h1><span id=\"summary\"></span>\n"
+          "<div id=\"controls\"><input id=\"filter\" type=\"search\" size=\"24\" "
+          "placeholder=\"filter: task name or id\">\n"
+          "<label><input id=\"collapse\" type=\"checkbox\"> collapse finished tasks</label>\n"
+          "<button id=\"reset\" type=\"button\">reset view</button>\n"
+          "<span id=\"legend\"></span>\n"
+          "<span id=\"help\">zoom: wheel, pinch, <kbd>W</kbd> <kbd>S</kbd> <kbd>+</kbd> "
+          "<kbd>-</kbd> &middot; pan: drag, <kbd>A</kbd> <kbd>D</kbd> &middot; reset: "
+          "<kbd>0</kbd> &middot; click a step for details &middot; #t=A-B in the URL opens "
+          "seconds A to B</span></div></header>\n"
+          "<div id=\"view\" tabindex=\"0\"><canvas id=\"canvas\"></canvas></div>\n"
+          "<div id=\"tip\"></div><pre id=\"drawn\" hidden></pre>\n"
+          "<script type=\"text/plain\" id=\"events\">\n",
           f);
+    return h;
+}
+
+void trace_html_event(struct trace_html *h, FILE *f, const struct field *fs, int n)
+{
+    char shape[512], row[256];
+    size_t sn = 0, rn = 0;
+    if (h->lost)
+        return;
+    /* fields have short constant keys: a few of them fill a fraction of shape and row */
+    if (n < 2 || n > 16)
+        return;
+    sn = strlen(fs[1].v.s);
+    if (sn >= 64)
+        return;
+    memcpy(shape, fs[1].v.s, sn);
+    for (int i = 2; i < n; i++) {
+        if (fs[i].klen >= 32)
+            return;
+        shape[sn++] = ' ';
+        memcpy(shape + sn, fs[i].key, fs[i].klen);
+        sn += fs[i].klen;
+        shape[sn++] = ':';
+        shape[sn++] = fs[i].type == F_STR ? 's' : fs[i].type == F_INT ? 'i' : 'n';
+    }
+    shape[sn] = '\0';
+    int64_t op = intern_index(&h->shapes, shape), t = html_us(fs[0].v.d);
+    if (op < 0)
+        goto lost;
+    rn += html_int(row + rn, op);
+    rn += html_int(row + rn, t - h->last_us);
+    h->last_us = t;
+    for (int i = 2; i < n; i++) {
+        int64_t v = fs[i].type == F_INT ? fs[i].v.i
+                    : fs[i].type == F_NUM ? html_us(fs[i].v.d)
+                                          : intern_index(&h->strings, fs[i].v.s);
+        if (fs[i].type == F_STR && v < 0)
+            goto lost;
+        rn += html_int(row + rn, v);
+    }
+    /* a line now and then, for the tools that read lines */
+    if (++h->rows % 64 == 0)
+        row[rn++] = '\n';
+    fwrite_unlocked(row, 1, rn, f);
+    return;
+lost:
+    h->lost = true;
+}
+
+void trace_html_end(struct trace_html *h, FILE *f)
+{
+    fputs(".</script>\n<script type=\"application/json\" id=\"tables\">{\"shapes\":", f);
+    html_json_strings(f, &h->shapes);
+    fputs(",\n\"strings\":", f);
+    html_json_strings(f, &h->strings);
+    fprintf(f, ",\n\"lost\":%s}</script>\n<script>\n", h->lost ? "true" : "false");
+    fwrite(trace_html_js, 1, sizeof trace_html_js, f);
+    fputs("</script></body></html>\n", f);
+    intern_free(&h->shapes);
+    intern_free(&h->strings);
+    free(h);
 }

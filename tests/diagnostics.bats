@@ -445,11 +445,46 @@ print("ok")'
 
 # --- html trace -------------------------------------------------------------------------
 
-@test "trace html: one self-contained page with the events embedded in a script" {
+# The html page's packed events (see runtime/trace_html.c) decoded back into the events of
+# --trace=json, with t printed as the text trace prints it.
+HTML_DECODE='
+import json, re
+LAST, MORE = "0123456789ABCDEFGHIJKLMNOPQRSTUV", "WXYZabcdefghijklmnopqrstuvwxyz-_"
+def ints(text):
+    out, v = [], 0
+    for c in text[:text.index(".")]:
+        if c in MORE:
+            v = v * 32 + MORE.index(c)
+        elif c in LAST:
+            v = v * 32 + LAST.index(c)
+            out.append(-(v + 1) // 2 if v % 2 else v // 2)
+            v = 0
+    return out + [-1]
+def decode(path):
+    page = open(path, encoding="utf-8").read()
+    block = lambda type, id: re.search(r"<script type=\"%s\" id=\"%s\">(.*?)</script>" % (type, id), page, re.S).group(1)
+    rows, tables = ints(block("text/plain", "events")), json.loads(block("application/json", "tables"))
+    shapes = [s.split(" ") for s in tables["shapes"]]
+    out, i, t = [], 0, 0
+    while rows[i] >= 0:
+        shape = shapes[rows[i]]
+        t += rows[i + 1]
+        e = {"t": "%.6f" % (t / 1e6), "event": shape[0]}
+        for j, kt in enumerate(shape[1:]):
+            k, typ = kt.rsplit(":", 1)
+            v = rows[i + 2 + j]
+            e[k] = tables["strings"][v] if typ == "s" else v / 1e6 if typ == "n" else v
+        out.append(e)
+        i += 1 + len(shape)
+    assert rows[i:] == [-1], rows[i:]
+    return page, out
+'
+
+@test "trace html: one self-contained page with the events embedded once, packed" {
     lua page.lua <<'EOF'
 local a = async.spawn(function() async.sleep(0.01) end)
 a.name = "</script><script>alert(1)</script>"
-local b = async.spawn(function() error("</script> in an error") end)
+local b = async.spawn(function() error("</script> in an error \226\128\168 \255") end)
 b.name = "failer"
 a:await()
 pcall(b.await, b)
@@ -460,23 +495,41 @@ EOF
     # self-contained: no network, no external script, style or image
     run grep -Ec 'https?://|src=|<link|@import' page.html
     assert_output "0"
-    python3 -c '
-import json, re
-page = open("page.html").read()
+    python3 -c "$HTML_DECODE"'
+page, ev = decode("page.html")
 assert page.lstrip().lower().startswith("<!doctype html>"), page[:40]
 assert page.rstrip().endswith("</html>"), page[-40:]
-# exactly one inline script, which the task name and error cannot close early
-assert page.count("<script>") == 1 and page.count("</script>") == 1, page.count("</script>")
-m = re.search(r"const EVENTS = (\[.*?\n\]);", page, re.S)
-assert m, "no EVENTS array"
-body = m.group(1)
-ev = json.loads(re.sub(r",\s*\]$", "]", body))
+# three scripts (the events, their strings, the renderer), which no string closes early
+assert page.count("<script") == 3 and page.count("</script>") == 3, page.count("</script>")
+# the strings are plain ASCII: U+2028 and bytes that are not UTF-8 escaped or replaced
+data = page[page.index("id=\"events\""):page.index("<script>\n")]
+assert all(32 <= ord(c) < 127 or c == "\n" for c in data), "not ASCII"
 assert ev[0]["event"] == "loop-start" and ev[-1]["event"] == "loop-close", (ev[0], ev[-1])
 names = {e.get("name") for e in ev}
 assert "</script><script>alert(1)</script>" in names, names
 fail = [e for e in ev if e["event"] == "fail"][0]
-assert fail["error"] == "page.lua:3: </script> in an error", fail
+assert fail["error"] == "page.lua:3: </script> in an error \u2028 \ufffd", fail
 print("ok", len(ev))'
+}
+
+@test "trace html: the page holds the events of the json trace, with the same t" {
+    lua same.lua <<'EOF'
+local q = async.queue()
+local w = async.spawn(function() for i = 1, 3 do async.sleep(0.25) q:put(i) end end)
+w.name = "worker"
+for _ = 1, 3 do q:get() end
+async.sleep(1.5)
+EOF
+    run -0 "$ASYNCRUN" --fake-time --trace=json --trace-file=same.json same.lua
+    run -0 "$ASYNCRUN" --fake-time --trace=html --trace-file=same.html same.lua
+    python3 -c "$HTML_DECODE"'
+import json
+want = [json.loads(l) for l in open("same.json")]
+_, got = decode("same.html")
+key = lambda e: (e["t"] if isinstance(e["t"], str) else "%.6f" % e["t"], e["event"], e.get("task"), e.get("name"), e.get("on"), e.get("at"))
+assert [key(e) for e in got] == [key(e) for e in want], (got, want)
+assert [e["t"] for e in got if e["event"] == "resume" and e["task"] == 2][1:] == ["0.250000", "0.500000", "0.750000"], got
+print("ok", len(got))'
 }
 
 # --- stats ------------------------------------------------------------------------------
