@@ -18,6 +18,7 @@
 #include "timer.h"
 #include "trace.h"
 #include "dump.h"
+#include "escape.h"
 #include "signal.h"
 #include "main_task.h"
 #include "state.h"
@@ -163,7 +164,7 @@ static void rt_report_main(struct rt *rt)
     trace_flush(rt);
     rt_flush_output(rt);
     if (m->state == TASK_FAILED)
-        fprintf(stderr, "asyncrun: %s\n", m->traceback);
+        esc_report(stderr, "asyncrun: %s\n", m->traceback);
     else if (m->state == TASK_CANCELLED && !rt->signal_status && !rt->timed_out)
         fprintf(stderr, "asyncrun: the main task was cancelled\n");
 }
@@ -300,7 +301,7 @@ static int rt_check(lua_State *L, const struct rt_options *opt)
         goto fail;
     return ST_OK;
 fail:
-    fprintf(stderr, "asyncrun: %s\n", lua_tostring(L, -1));
+    esc_report(stderr, "asyncrun: %s\n", lua_tostring(L, -1));
     return ST_FAILURE;
 }
 
@@ -369,7 +370,7 @@ int rt_run(const struct rt_options *opt)
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         trace_flush(&rt);
-        fprintf(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
+        esc_report(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
     } else {
         status = rt_exit_status(&rt);
     }
