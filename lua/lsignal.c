@@ -19,7 +19,7 @@ static struct siglistener *lsignal_check(lua_State *L)
 /* async.signal(name) -> listener [-1, +1, v] */
 static int lsignal_new(lua_State *L)
 {
-    const char *name = luaL_checkstring(L, 1);
+    const char *name = laux_checkcstring(L, 1);
     int signo = signame_number(name);
     if (signo == 0)
         return luaL_argerror(L, 1, lua_pushfstring(L, "unknown signal '%s'", name));

@@ -437,7 +437,7 @@ static int lstream_setvbuf(lua_State *L)
     static const char *const modes[] = {"no", "line", "full", NULL};
     static const enum stream_vbuf values[] = {STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL};
     struct stream *s = lstream_check(L, 1);
-    int mode = luaL_checkoption(L, 2, NULL, modes);
+    int mode = laux_checkoption(L, 2, NULL, modes);
     lua_Integer size = luaL_optinteger(L, 3, 0);
     luaL_argcheck(L, size >= 0 && size <= ((lua_Integer)1 << 30), 3, "size out of range");
     int r = size > 0 ? stream_drain_or_exit(rt_of(L), s) : 0; /* a new size: an empty buffer */
@@ -455,7 +455,7 @@ static int lstream_seek(lua_State *L)
     static const char *const names[] = {"set", "cur", "end", NULL};
     static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
     struct stream *s = lstream_check(L, 1);
-    int op = luaL_checkoption(L, 2, "cur", names);
+    int op = laux_checkoption(L, 2, "cur", names);
     lua_Integer offset = luaL_optinteger(L, 3, 0);
     if (s->kind != STREAM_FILE)
         return laux_failure(L, ESPIPE, NULL);
