@@ -44,6 +44,7 @@ static void rt_flush_output(struct rt *rt)
 
 void rt_before_exit(struct rt *rt)
 {
+    term_restore(&rt->term);
     rt_flush_output(rt);
     resource_shutdown(rt);
     stats_print(rt);
@@ -361,6 +362,7 @@ int rt_run(const struct rt_options *opt)
     sigaction(SIGPIPE, &ign, &saved_pipe);
     rt.pipe_ignored_at_start = saved_pipe.sa_handler == SIG_IGN;
     rt.timing = opt->trace != TRACE_OFF || opt->stats != STATS_OFF || opt->debug;
+    term_save(&rt.term);
     if ((failed = rt_open(&rt, &err))) {
         fprintf(stderr, "asyncrun: %s: %s\n", failed, strerror(-err));
         goto out;
@@ -375,6 +377,7 @@ int rt_run(const struct rt_options *opt)
         status = rt_exit_status(&rt);
     }
 out:
+    term_restore(&rt.term);
     rt.closed = true;
     rt_close_loop(&rt);
     debug_close(&rt);
