@@ -22,10 +22,15 @@ static void explore_on_signal(int sig)
     explore_interrupted = sig;
 }
 
-/* A temporary file, already unlinked; NULL on failure (reported). */
+/* A temporary file, already unlinked, close-on-exec (a run gets it as its stdio only, and
+ * the run's own children never); NULL on failure (reported). */
 static FILE *explore_tmp(const char *what)
 {
     FILE *f = tmpfile();
+    if (f && fcntl(fileno(f), F_SETFD, FD_CLOEXEC) != 0) {
+        fclose(f);
+        f = NULL;
+    }
     if (!f)
         fprintf(stderr, "asyncrun: --explore: cannot create a file for %s: %s\n", what,
                 strerror(errno));

@@ -2,6 +2,7 @@
  * -e and -l kept in order, long options as --opt=VALUE or --opt VALUE, and the
  * ASYNCRUN_* variables as defaults that options override. */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -316,6 +317,12 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
     }
     if (opt->explore && (opt->interactive || (i >= argc && opt->nchunks == 0 && isatty(STDIN_FILENO))))
         return opts_error("%s needs a script or -e: it cannot explore the prompt", "--explore");
+    /* every seed a run gets must be one --seed accepts: checked before the first run */
+    if (opt->explore && opt->seeded && opt->seed > (uint64_t)INT64_MAX - (uint64_t)(opt->explore - 1)) {
+        fprintf(stderr, "asyncrun: --explore: %d runs from seed %" PRIu64 " go past the largest seed, "
+                        "%" PRId64 "\n", opt->explore, opt->seed, INT64_MAX);
+        return OPTS_USAGE_ERROR;
+    }
     if (i < argc) {
         opt->script_index = i;
         opt->script = argv[i];

@@ -524,6 +524,12 @@ local function is_numeric(host)
   return host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true)
 end
 
+-- A host name or a path becomes a C string: a zero byte, which C would take for its end,
+-- raises as laux_cstring does for the C functions.
+local function check_cstring(s, n, fname)
+  if s and s:find("\0", 1, true) then argerror(n, fname, "string contains a zero byte", 3) end
+end
+
 local function check_port(port, fname)
   local p, msg = to_integer(port, 0, 65535, "port")
   if not p then argerror(2, fname, msg, 3) end
@@ -532,6 +538,7 @@ end
 
 local function tcp_connect(host, port)
   if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
+  check_cstring(host, 1, "connect")
   port = check_port(port, "connect")
   local addrs, err, code = { host }, nil, nil
   if not is_numeric(host) then
@@ -615,6 +622,7 @@ end
 
 local function tcp_listen(host, port, handler, opts)
   if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
+  check_cstring(host, 1, "listen")
   port = check_port(port, "listen")
   if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
   if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
@@ -629,10 +637,12 @@ async.tcp = { connect = tcp_connect, listen = tcp_listen }
 async.unix = {
   connect = function(path)
     if type(path) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(path, 1)) end
+    check_cstring(path, 1, "connect")
     return core.connect(path)
   end,
   listen = function(path, handler)
     if type(path) ~= "string" then argerror(1, "listen", "string expected, got " .. typename(path, 1)) end
+    check_cstring(path, 1, "listen")
     if type(handler) ~= "function" then argerror(2, "listen", "function expected, got " .. typename(handler, 1)) end
     local sock, err, code = core.listen(path)
     if not sock then return nil, err, code end

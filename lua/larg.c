@@ -6,6 +6,7 @@
 #include <lauxlib.h>
 
 #include "larg.h"
+#include "laux.h"
 #include "signame.h"
 
 /* [-0, +(0|1), m] the value at idx as an integer in [min, max] in *out and NULL, or the
@@ -69,7 +70,7 @@ int larg_signal(lua_State *L, int arg, const char *def)
 {
     if (lua_isnumber(L, arg))
         return (int)larg_integer(L, arg, 1, SIGRTMAX, "signal number");
-    const char *name = def && lua_isnoneornil(L, arg) ? def : luaL_checkstring(L, arg);
+    const char *name = def && lua_isnoneornil(L, arg) ? def : laux_checkcstring(L, arg);
     int signo = signame_number(name);
     if (signo == 0)
         luaL_argerror(L, arg, lua_pushfstring(L, "unknown signal '%s'", name));

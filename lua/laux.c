@@ -163,6 +163,38 @@ void laux_resumed(lua_State *L, struct task *t)
     }
 }
 
+const char *laux_cstring(lua_State *L, int idx, int arg, const char *what, lua_Integer i)
+{
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    if (s && strlen(s) != len) {
+        if (i > 0)
+            lua_pushfstring(L, "%s[%I] contains a zero byte", what, i);
+        else
+            lua_pushfstring(L, "%s contains a zero byte", what);
+        luaL_argerror(L, arg, lua_tostring(L, -1));
+    }
+    return s;
+}
+
+const char *laux_checkcstring(lua_State *L, int arg)
+{
+    luaL_checkstring(L, arg);
+    return laux_cstring(L, arg, arg, "string", 0);
+}
+
+const char *laux_optcstring(lua_State *L, int arg, const char *def)
+{
+    return lua_isnoneornil(L, arg) ? def : laux_checkcstring(L, arg);
+}
+
+int laux_checkoption(lua_State *L, int arg, const char *def, const char *const list[])
+{
+    if (!lua_isnoneornil(L, arg))
+        laux_checkcstring(L, arg);
+    return luaL_checkoption(L, arg, def, list);
+}
+
 int laux_failure(lua_State *L, int err, const char *what)
 {
     lua_pushnil(L);

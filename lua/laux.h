@@ -39,6 +39,17 @@ int laux_noyield_error(lua_State *L);
 /* core.api(fn): wraps an API function written in Lua in a C closure, see laux.c */
 int laux_api_new(lua_State *L);
 
+/* [-0, +0, v] the string (or number, converted in place) at idx as a C string, idx holding
+ * argument arg or a part of it that what names ("opts.cwd"; what[i] when i > 0): a zero
+ * byte, which C would take for the end, raises "bad argument #arg to 'f' (what contains a
+ * zero byte)"; NULL if it is neither a string nor a number. */
+const char *laux_cstring(lua_State *L, int idx, int arg, const char *what, lua_Integer i);
+/* [-0, +0, v] luaL_checkstring and luaL_optstring for a string that becomes a C string */
+const char *laux_checkcstring(lua_State *L, int arg);
+const char *laux_optcstring(lua_State *L, int arg, const char *def);
+/* [-0, +0, v] luaL_checkoption, an option with a zero byte being none */
+int laux_checkoption(lua_State *L, int arg, const char *def, const char *const list[]);
+
 /* [-0, +3, m] the run-time failure triple: nil, "what: message" (or the message), errno */
 int laux_failure(lua_State *L, int err, const char *what);
 

@@ -100,7 +100,7 @@ static int lnet_resolve_k(lua_State *L, int status, lua_KContext ctx)
 /* async.resolve(host) -> {address...} | nil, message, code [-1, +1|3, e y] */
 static int lnet_resolve(lua_State *L)
 {
-    const char *host = luaL_checkstring(L, 1);
+    const char *host = laux_checkcstring(L, 1);
     lua_settop(L, 1);
     struct task *t = laux_suspending_task(L);
     struct resolve_req *req = resolve_new(t, host);
@@ -134,7 +134,7 @@ static int lnet_connect_k(lua_State *L, int status, lua_KContext ctx)
  * [-(1|2), +1|3, e y] host is numeric; a path connects a Unix socket */
 static int lnet_connect(lua_State *L)
 {
-    const char *host = luaL_checkstring(L, 1);
+    const char *host = laux_checkcstring(L, 1);
     int port = lua_isnoneornil(L, 2) ? -1 : (int)larg_integer(L, 2, 0, 65535, "port");
     int fd;
     lua_settop(L, 2);
@@ -152,7 +152,7 @@ static int lnet_connect(lua_State *L)
 /* core.listen(host, port, reuseport) / core.listen(path) -> server | nil, message, errno */
 static int lnet_listen(lua_State *L)
 {
-    const char *host = luaL_optstring(L, 1, NULL);
+    const char *host = laux_optcstring(L, 1, NULL);
     int port = lua_isnoneornil(L, 2) ? -1 : (int)larg_integer(L, 2, 0, 65535, "port");
     int fd;
     int err = net_listen(host, port, lua_toboolean(L, 3), &fd);

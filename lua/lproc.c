@@ -131,6 +131,7 @@ struct lproc_io {
 static void lproc_stdio_mode(lua_State *L, int opts, int i, struct lproc_io *io)
 {
     static const char *const names[3] = {"stdin", "stdout", "stderr"};
+    static const char *const what[3] = {"opts.stdin", "opts.stdout", "opts.stderr"};
     static const char *const modes[] = {"inherit", "pipe", "null"};
     io->mode[i] = IO_INHERIT;
     if (opts == 0 || lua_getfield(L, opts, names[i]) == LUA_TNIL) {
@@ -138,7 +139,7 @@ static void lproc_stdio_mode(lua_State *L, int opts, int i, struct lproc_io *io)
             lua_pop(L, 1);
         return;
     }
-    const char *mode = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+    const char *mode = lua_type(L, -1) == LUA_TSTRING ? laux_cstring(L, -1, 2, what[i], 0) : NULL;
     for (int m = 0; mode && m < 3; m++)
         if (strcmp(mode, modes[m]) == 0) {
             io->mode[i] = m;
@@ -276,6 +277,10 @@ static char **lproc_env(lua_State *L, int opts)
     for (lua_pushnil(L); lua_next(L, env); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING || !lua_isstring(L, -1))
             luaL_error(L, "bad argument #2 to 'exec' (opts.env must map names to strings)");
+        const char *name = laux_cstring(L, -2, 2, "opts.env name", 0);
+        if (strchr(name, '='))
+            luaL_argerror(L, 2, lua_pushfstring(L, "opts.env name '%s' contains '='", name));
+        laux_cstring(L, -1, 2, "opts.env value", 0);
         lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
         lua_rawseti(L, env + 1, ++n);
     }
@@ -302,7 +307,15 @@ static const char *lproc_cwd(lua_State *L, int opts)
     }
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "bad argument #2 to 'exec' (opts.cwd must be a string)");
-    return lua_tostring(L, -1);
+    return laux_cstring(L, -1, 2, "opts.cwd", 0);
+}
+
+/* Who failed: the program, whose exec's failure names it, or asyncrun, whose own shortage of
+ * descriptors, memory or processes names nobody (the child's setup counts as asyncrun's: it
+ * runs with asyncrun's descriptor table). */
+static const char *lproc_who(int err, const char *program)
+{
+    return err == -EMFILE || err == -ENFILE || err == -ENOMEM || err == -EAGAIN ? NULL : program;
 }
 
 /* The streams handed to the child: closed once it runs, as the shell does (their reader
@@ -337,7 +350,7 @@ static int lproc_exec_end(lua_State *L, struct lproc *lp, int err)
     luaL_unref(L, LUA_REGISTRYINDEX, lp->ref);
     lp->ref = LUA_NOREF;
     lua_rawgeti(L, 3, 1);
-    return laux_failure(L, -err, lua_tostring(L, -1));
+    return laux_failure(L, -err, lproc_who(err, lua_tostring(L, -1)));
 }
 
 /* [-0, +1|3, e y] exec, waiting for the child's exec to be over: a cancellation meanwhile
@@ -381,7 +394,7 @@ static int lproc_exec(lua_State *L)
         int type = lua_rawgeti(L, 1, i + 1);
         if (type != LUA_TSTRING && type != LUA_TNUMBER)
             return luaL_argerror(L, 1, "list of strings expected");
-        argv[i] = (char *)lua_tostring(L, -1);
+        argv[i] = (char *)laux_cstring(L, -1, 1, "argv", i + 1);
         lua_rawseti(L, 3, i + 1);
     }
     argv[n] = NULL;
@@ -410,10 +423,10 @@ static int lproc_exec(lua_State *L)
         stdio.group = group && !lproc_reads_terminal(&stdio);
         err = proc_spawn(rt, &lp->p, argv, envp, cwd, &stdio);
     }
-    if (err) { /* a failure to start the program names it */
+    if (err) {
         lproc_hand_over(rt, lp, false);
         lproc_io_close(&io);
-        return laux_failure(L, -err, io_err ? NULL : argv[0]);
+        return laux_failure(L, -err, io_err ? NULL : lproc_who(err, argv[0]));
     }
     for (int i = 0; i < 3; i++) {
         int child = i == 0 ? 0 : 1;

@@ -455,7 +455,7 @@ static int lstream_setvbuf(lua_State *L)
     static const char *const modes[] = {"no", "line", "full", NULL};
     static const enum stream_vbuf values[] = {STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL};
     struct stream *s = lstream_check(L, 1);
-    int mode = luaL_checkoption(L, 2, NULL, modes);
+    int mode = laux_checkoption(L, 2, NULL, modes);
     lua_Integer size = larg_optinteger(L, 3, 0, 0, (lua_Integer)1 << 30, "size");
     int r = size > 0 ? stream_drain_or_exit(rt_of(L), s) : 0; /* a new size: an empty buffer */
     if (r < 0 && !s->werr)
@@ -472,7 +472,7 @@ static int lstream_seek(lua_State *L)
     static const char *const names[] = {"set", "cur", "end", NULL};
     static const int whence[] = {SEEK_SET, SEEK_CUR, SEEK_END};
     struct stream *s = lstream_check(L, 1);
-    int op = luaL_checkoption(L, 2, "cur", names);
+    int op = laux_checkoption(L, 2, "cur", names);
     lua_Integer offset = larg_optinteger(L, 3, 0, LUA_MININTEGER, LUA_MAXINTEGER, "offset");
     if (s->kind != STREAM_FILE)
         return laux_failure(L, ESPIPE, NULL);

@@ -13,6 +13,7 @@
 #include <lua.h>
 
 #include "rt.h"
+#include "term.h"
 
 struct rt;
 struct stream;
@@ -264,6 +265,7 @@ struct rt {
     struct seed *seed;        /* owned: NULL without --seed */
     struct stream *pending_out; /* borrowed: streams with buffered output (stream_pend) */
     struct stream *std_streams[3]; /* borrowed: async.stdin/stdout/stderr once opened */
+    struct term term;         /* the terminal as the run found it, put back on the way out */
 };
 
 /* The diagnostics' hooks: one branch each on the hot paths, compiled out altogether with

@@ -18,6 +18,7 @@
 #include "task.h"
 #include "where.h"
 #include "dump.h"
+#include "escape.h"
 #include "clock.h"
 
 #define DEBUG_SIGNAL SIGURG
@@ -67,7 +68,7 @@ static void debug_hook(lua_State *L, lua_Debug *ar)
     }
     lua_sethook(L, debug_hook, LUA_MASKRET, 0);
     atomic_store(&rt->debug->hook_fired, true);
-    fprintf(stderr, "asyncrun: blocked: task %" PRId64 " (%s) has run %.1f s without suspending, now at %s\n",
+    esc_report(stderr, "asyncrun: blocked: task %" PRId64 " (%s) has run %.1f s without suspending, now at %s\n",
             t ? (int64_t)t->id : 0, t ? task_name(t, name, sizeof name) : "?",
             clock_now() - atomic_load(&rt->debug->step_began), where_at(L, 0, at, sizeof at));
 }
@@ -173,7 +174,7 @@ void debug_step_end(struct rt *rt, struct task *t, bool suspended)
     else
         place = rt->debug->end_at[0] ? rt->debug->end_at : "its end"; /* a C body: no line */
     fflush(stdout);
-    fprintf(stderr, "asyncrun: slow step: task %" PRId64 " (%s) ran %.1f ms at %s\n",
+    esc_report(stderr, "asyncrun: slow step: task %" PRId64 " (%s) ran %.1f ms at %s\n",
             (int64_t)t->id, task_name(t, name, sizeof name), ran * 1000, place);
 }
 
@@ -185,7 +186,7 @@ static void debug_warn_swallowed(struct task *t, const char *then, const char *a
         return;
     t->swallow_warned = true;
     fflush(stdout);
-    fprintf(stderr,
+    esc_report(stderr,
             "asyncrun: warning: task %" PRId64 " (%s) caught its cancellation and went on; %s%s\n",
             (int64_t)t->id, task_name(t, name, sizeof name), then, at);
 }

@@ -6,6 +6,7 @@
 
 #include "dump.h"
 #include "fmt.h"
+#include "escape.h"
 #include "where.h"
 #include "task.h"
 #include "resolve.h"
@@ -83,16 +84,16 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
     lua_State *L = rt->L;
     char name[32], on[64], at[256];
     dump_indent(out, depth + 1);
-    fprintf(out, "task %" PRId64 " (%s) %s", (int64_t)t->id, task_name(t, name, sizeof name),
+    esc_report(out, "task %" PRId64 " (%s) %s", (int64_t)t->id, task_name(t, name, sizeof name),
             states[t->state]);
     if (t->cancel_requested)
         fputs(" cancelling", out);
     if (!t->started) {
-        fprintf(out, ", not started, spawned at %s\n", dump_spawn_site(L, t, at, sizeof at));
+        esc_report(out, ", not started, spawned at %s\n", dump_spawn_site(L, t, at, sizeof at));
         return;
     }
     if (t->c_body && t->state == TASK_PENDING) {
-        fprintf(out, ", waiting on %s, spawned at %s (its body is a C function)\n",
+        esc_report(out, ", waiting on %s, spawned at %s (its body is a C function)\n",
                 dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));
         return;
     }
@@ -105,12 +106,12 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
     lua_Debug ar;
     if (where_user_level(wl, 0, &ar, false) < 0) {
         /* the API's own task (an accept loop, capture's reader): the user's call made it */
-        fprintf(out, ", waiting on %s, spawned at %s (its body is asyncrun's own)\n",
+        esc_report(out, ", waiting on %s, spawned at %s (its body is asyncrun's own)\n",
                 dump_wait(t, on, sizeof on), dump_spawn_site(L, t, at, sizeof at));
         if (!rt->opt->debug)
             return;
     } else {
-        fprintf(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
+        esc_report(out, ", waiting on %s at %s\n", dump_wait(t, on, sizeof on),
                 fmt_joined(at, sizeof at, ar.short_src, ':', ar.currentline));
     }
     where_traceback(L, wl, NULL, rt->opt->debug);
@@ -120,7 +121,7 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
         const char *nl = strchr(s, '\n');
         size_t n = nl ? (size_t)(nl - s) : strlen(s);
         dump_indent(out, depth + 2);
-        fprintf(out, "%.*s\n", (int)n, s);
+        esc_report(out, "%.*s\n", (int)n, s);
         s = nl ? nl + 1 : s + n;
     }
     lua_pop(L, 1);
@@ -138,7 +139,7 @@ static void dump_subtree(struct rt *rt, struct task *root, FILE *out, int depth)
 void dump_tasks(struct rt *rt, FILE *out)
 {
     enum { TREE_MAX = 2000 };
-    fprintf(out, "tasks (%zu live):\n", rt->live.count);
+    esc_report(out, "tasks (%zu live):\n", rt->live.count);
     for (struct task *t = rt->live.head; t; t = t->list_next) {
         if (rt->live.count > TREE_MAX)
             dump_one(rt, t, out, 0);

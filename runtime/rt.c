@@ -18,6 +18,7 @@
 #include "timer.h"
 #include "trace.h"
 #include "dump.h"
+#include "escape.h"
 #include "signal.h"
 #include "main_task.h"
 #include "state.h"
@@ -97,6 +98,7 @@ static void rt_finish_output(struct rt *rt)
 
 void rt_before_exit(struct rt *rt)
 {
+    term_restore(&rt->term);
     rt_flush_output(rt);
     resource_shutdown(rt);
     rt_finish_output(rt);
@@ -237,7 +239,7 @@ static void rt_report_main(struct rt *rt)
     trace_flush(rt);
     rt_flush_output(rt);
     if (m->state == TASK_FAILED)
-        fprintf(stderr, "asyncrun: %s\n", m->traceback);
+        esc_report(stderr, "asyncrun: %s\n", m->traceback);
     else if (m->state == TASK_CANCELLED && !rt->signal_status && !rt->timed_out)
         fprintf(stderr, "asyncrun: the main task was cancelled\n");
 }
@@ -384,7 +386,7 @@ static int rt_check(lua_State *L, const struct rt_options *opt)
         goto fail;
     return ST_OK;
 fail:
-    fprintf(stderr, "asyncrun: %s\n", lua_tostring(L, -1));
+    esc_report(stderr, "asyncrun: %s\n", lua_tostring(L, -1));
     return ST_FAILURE;
 }
 
@@ -444,6 +446,7 @@ int rt_run(const struct rt_options *opt)
     sigaction(SIGPIPE, &ign, &saved_pipe);
     rt.pipe_ignored_at_start = saved_pipe.sa_handler == SIG_IGN;
     rt.timing = opt->trace != TRACE_OFF || opt->stats != STATS_OFF || opt->debug;
+    term_save(&rt.term);
     if ((failed = rt_open(&rt, &err))) {
         fprintf(stderr, "asyncrun: %s: %s\n", failed, strerror(-err));
         goto out;
@@ -453,11 +456,12 @@ int rt_run(const struct rt_options *opt)
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         trace_flush(&rt);
-        fprintf(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
+        esc_report(stderr, "asyncrun: %s\n", msg ? msg : "(error object is not a string)");
     } else {
         status = rt_exit_status(&rt);
     }
 out:
+    term_restore(&rt.term);
     rt.closed = true;
     rt_close_loop(&rt);
     debug_close(&rt);

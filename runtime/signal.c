@@ -52,6 +52,7 @@ static void signal_handler(int signo)
     if (signo == SIGINT && !signal_listened[signo]
         && (signal_int_acted || signal_count[signo] != signal_seen[signo])) {
         signal(SIGINT, SIG_DFL); /* the second Ctrl-C: leave now, even from a busy step */
+        term_restore(&signal_rt->term);
         raise(SIGINT);
         return;
     }

@@ -10,6 +10,7 @@
 #include "task.h"
 #include "where.h"
 #include "dump.h"
+#include "escape.h"
 
 enum { STATS_TOP = 5 };
 
@@ -121,13 +122,13 @@ void stats_print(struct rt *rt)
     fprintf(f, "  %-18s %zu spawned, %zu done, %zu failed, %zu cancelled, %zu peak live\n",
             "tasks", rt->spawned, rt->ended[0], rt->ended[1], rt->ended[2], rt->peak_live);
     if (s->longest.id)
-        fprintf(f, "  %-18s %.6f s, task %" PRId64 " (%s) at %s\n", "longest step",
+        esc_report(f, "  %-18s %.6f s, task %" PRId64 " (%s) at %s\n", "longest step",
                 s->longest.run, s->longest.id, s->longest.name, s->longest_at);
     fprintf(f, "  %-18s %zu bytes\n", "lua heap peak", rt->alloc.peak);
     fprintf(f, "  %-18s %lld bytes\n", "rss peak", rss);
     if (s->ntop > 0)
         fprintf(f, "  top tasks by run time:\n");
     for (int i = 0; i < s->ntop; i++)
-        fprintf(f, "    %.6f s  task %" PRId64 " (%s)\n", s->top[i].run, s->top[i].id,
+        esc_report(f, "    %.6f s  task %" PRId64 " (%s)\n", s->top[i].run, s->top[i].id,
                 s->top[i].name);
 }

@@ -16,6 +16,7 @@
 #include "stats.h"
 #include "debug.h"
 #include "fmt.h"
+#include "escape.h"
 #include "where.h"
 
 void waitq_push(struct waitq *q, struct waiter *w)
@@ -520,7 +521,7 @@ void task_report_unretrieved(struct rt *rt, struct task *t)
     if (rt_tracing(rt))
         trace_flush(rt);
     rt_fflush(rt, stdout);
-    fprintf(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",
+    esc_report(stderr, "asyncrun: task %" PRId64 " (%s) failed and nobody awaited it: %s\n",
             (int64_t)t->id, task_name(t, buf, sizeof buf),
             t->traceback ? t->traceback : "(its error was lost: not enough memory)");
     if (rt->status == 0)

@@ -18,6 +18,7 @@
 #include "dump.h"
 #include "where.h"
 #include "fmt.h"
+#include "escape.h"
 #include "task.h"
 #include "stream.h"
 
@@ -162,61 +163,29 @@ static void out_seconds(struct out *o, double d)
     out_put(o, frac, 7);
 }
 
-/* A logfmt value: bare when it has no space, quote or '=', else double-quoted with escapes. */
+static void out_sink(void *o, const char *s, size_t n)
+{
+    out_put(o, s, n);
+}
+
+/* A logfmt value: bare when it is plain and has no space or '=', else double-quoted. */
 static void out_logfmt_value(struct out *o, const char *s)
 {
-    if (*s && !strpbrk(s, " \t\n\r\"=\\")) {
-        out_puts(o, s);
+    size_t n = esc_plain(s, ESC_TEXT);
+    if (n && !s[n] && !strpbrk(s, " =")) {
+        out_put(o, s, n);
         return;
     }
     out_char(o, '"');
-    for (; *s; s++) {
-        switch (*s) {
-        case '"': out_put(o, "\\\"", 2); break;
-        case '\\': out_put(o, "\\\\", 2); break;
-        case '\n': out_put(o, "\\n", 2); break;
-        case '\t': out_put(o, "\\t", 2); break;
-        case '\r': out_put(o, "\\r", 2); break;
-        default: out_char(o, *s);
-        }
-    }
+    esc_write(s, ESC_TEXT, out_sink, o);
     out_char(o, '"');
 }
 
-/* The characters a JSON string escapes, and the end of a C string. */
-static const bool json_escaped[256] = {
-    [0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1, [0x06] = 1,
-    [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1, [0x0c] = 1, [0x0d] = 1,
-    [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1, [0x12] = 1, [0x13] = 1, [0x14] = 1,
-    [0x15] = 1, [0x16] = 1, [0x17] = 1, [0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1,
-    [0x1c] = 1, [0x1d] = 1, [0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1, ['<'] = 1,
-    [0x7f] = 1,
-};
-
-/* A JSON string; '<' is escaped too, so that the html page can embed it in a script. */
+/* A JSON string ('<' escaped too, so that the html page can embed it in a script). */
 static void out_json_string(struct out *o, const char *s)
 {
     out_char(o, '"');
-    for (;;) {
-        size_t n = 0; /* the run of characters that need no escape */
-        while (!json_escaped[(unsigned char)s[n]])
-            n++;
-        out_put(o, s, n);
-        s += n;
-        if (!*s)
-            break;
-        unsigned char c = (unsigned char)*s++;
-        if (c == '"' || c == '\\') {
-            out_char(o, '\\');
-            out_char(o, (char)c);
-        } else if (c == '\n') {
-            out_put(o, "\\n", 2);
-        } else if (c == '\t') {
-            out_put(o, "\\t", 2);
-        } else {
-            out_printf(o, "\\u%04x", c);
-        }
-    }
+    esc_write(s, ESC_JSON, out_sink, o);
     out_char(o, '"');
 }
 

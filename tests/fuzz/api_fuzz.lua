@@ -17,7 +17,9 @@
 --   * cancellation is level-triggered; a shield defers it; a cancelled task never sees a
 --     Timeout instead; combinators (gather, wait_for, scope) return only once the tasks they
 --     own have finished; a task's final status and results match what its body did;
---   * wrong arguments raise an error whose message names the function.
+--   * wrong arguments raise an error whose message names the function;
+--   * random bytes in argv, the environment, cwd, socket paths and signal names are refused
+--     (a zero byte, '=' in a name) or handed over, never cut or crashing.
 -- Each violation is collected with where it happened; the run then fails (exit 1) listing
 -- them. Every wrong-argument call is wrapped in pcall. A seed runs well under 2 s.
 local A = async
@@ -707,6 +709,64 @@ end
 
 ops.wrong = wrong_arg_call
 ops.nonyield = non_yieldable_call
+
+-- Random bytes where the API makes C strings (argv, the environment, cwd, a socket path, a
+-- signal name): a zero byte, or '=' in an environment name, raises naming the function;
+-- anything else starts the program or fails with nil, message, code. Programs are "true"
+-- (its arguments and environment random) or under /nonexistent/, so nothing random runs.
+local function random_bytes()
+  local t = {}
+  for i = 1, R(0, 12) do t[i] = string.char(chance(0.1) and 0 or R(0, 255)) end
+  return table.concat(t)
+end
+
+local function has(s, c) return s:find(c, 1, true) ~= nil end
+
+function ops.bytes()
+  if not chance(0.3) then return end
+  local b, v = random_bytes(), random_bytes()
+  local which, fname, raises, why = R(6), "exec'", has(b, "\0"), "contains a zero byte"
+  local call
+  if which == 1 then
+    call = function() return A.exec({ "/nonexistent/" .. b }, { stdout = "null" }) end
+  elseif which == 2 then
+    call = function() return A.exec({ "true", b, v }, { stdout = "null" }) end
+    raises = raises or has(v, "\0")
+  elseif which == 3 then
+    call = function() return A.exec({ "true" }, { env = { [b] = v }, stdout = "null" }) end
+    if not raises and has(b, "=") then raises, why = true, "contains '='" end
+    raises = raises or has(v, "\0")
+  elseif which == 4 then
+    call = function() return A.exec({ "true" }, { cwd = "/nonexistent/" .. b, stdout = "null" }) end
+  elseif which == 5 then
+    fname = "'connect'"
+    call = function() return A.unix.connect("/nonexistent/" .. b) end
+  else
+    fname, raises = "signal'", true
+    if not has(b, "\0") then why = "signal" end -- an unknown one (random bytes name none)
+    call = function() return A.signal(b) end
+  end
+  local ok, r, msg, code = pcall(call)
+  if not ok then
+    if is_interrupt(r) then return end
+    if not raises then
+      violation("%s raised for %q: %s", fname, b, tostring(r))
+    elseif type(r) ~= "string" or not has(r, fname) or not has(r, why) then
+      violation("%s of %q: the error does not say '%s': %s", fname, b, why, tostring(r))
+    end
+  elseif raises then
+    violation("%s of %q did not raise", fname, b)
+  elseif r == nil then
+    if type(msg) ~= "string" or math.type(code) ~= "integer" then
+      violation("%s of %q failed without a message and a code: %s, %s", fname, b, tostring(msg), tostring(code))
+    end
+  elseif fname == "'connect'" then
+    violation("connect to /nonexistent/%q succeeded", b)
+  else
+    local done, e = pcall(r.wait, r)
+    if not done and not is_interrupt(e) then violation("wait raised %s", tostring(e)) end
+  end
+end
 
 -- A blocking operation under a deadline or a shield, or both nested: an interrupted put,
 -- get, acquire or wait must consume nothing (the ledgers above check it).

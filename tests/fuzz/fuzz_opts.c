@@ -157,6 +157,11 @@ static void check(enum opts_action act, const struct rt_options *o, int argc, ch
         if (o->trace == TRACE_OFF)
             fail("a trace file with tracing off");
     }
+    /* every run --explore starts gets a seed that --seed itself accepts (below 2^63) */
+    if (o->seeded && o->seed > (uint64_t)INT64_MAX)
+        fail("a seed past 2^63-1 accepted");
+    if (o->explore && o->seeded && o->seed + (uint64_t)(o->explore - 1) > (uint64_t)INT64_MAX)
+        fail("--explore accepted with seeds past 2^63-1");
     if (!(o->timeout >= 0) || isinf(o->timeout))
         fail("timeout negative, NaN or infinite");
     if (!(o->slow >= 0) || isinf(o->slow))
