@@ -9,6 +9,7 @@
 #include "where.h"
 #include "task.h"
 #include "resolve.h"
+#include "http.h"
 #include "signal.h"
 #include "signame.h"
 
@@ -33,6 +34,9 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         break;
     case WAIT_IO:
         snprintf(buf, size, "%s:%d", t->run->on.io->what, t->run->on.io->label);
+        break;
+    case WAIT_HTTP:
+        snprintf(buf, size, "http:%s", t->run->on.http->url);
         break;
     case WAIT_READY:
         return t->started ? "ready" : "start";

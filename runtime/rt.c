@@ -25,6 +25,7 @@
 #include "debug.h"
 #include "resource.h"
 #include "resolve.h"
+#include "http.h"
 #include "clock.h"
 #include "alloc.h"
 #include "seed.h"
@@ -227,6 +228,7 @@ static void rt_close_loop(struct rt *rt)
     rt_stop_deadline(rt);
     signal_restore(rt);
     resolve_close(rt);
+    http_close(rt);
     timer_close(rt);
 }
 

@@ -11,6 +11,7 @@
 #include "io.h"
 #include "signal.h"
 #include "resolve.h"
+#include "http.h"
 #include "trace.h"
 #include "scope.h"
 #include "stats.h"
@@ -241,6 +242,9 @@ void task_interrupt(struct rt *rt, struct task *t)
         break;
     case WAIT_RESOLVE:
         resolve_abandon(rt, t->run->on.resolve);
+        break;
+    case WAIT_HTTP:
+        http_abandon(rt, t->run->on.http);
         break;
     case WAIT_SIGNAL:
         signal_unwait(rt, t);
