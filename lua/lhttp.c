@@ -40,6 +40,14 @@ static int lhttp_argerror(lua_State *L, const struct lhttp_call *c, const char *
     return luaL_error(L, "bad argument #%d to '%s' (%s)", c->arg, c->fname, msg);
 }
 
+/* [-0, +0, v] luaL_argexpected with the function's name, which a call through pcall lacks */
+static void lhttp_expect(lua_State *L, bool ok, int arg, const char *fname, const char *what)
+{
+    if (!ok)
+        luaL_error(L, "bad argument #%d to '%s' (%s expected, got %s)", arg, fname, what,
+                   luaL_typename(L, arg));
+}
+
 static const char *const lhttp_options[] = {
     "url", "method", "headers", "body", "output", "stream", "timeout", "follow", "cafile",
     "insecure", NULL,
@@ -120,7 +128,7 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
         while (lhttp_options[i] && strcmp(lhttp_options[i], lua_tostring(L, -2)) != 0)
             i++;
         if (!lhttp_options[i])
-            lhttp_argerror(L, c, "unknown option '%s'", lua_tostring(L, -2));
+            lhttp_argerror(L, c, "opts.%s is not an option", lua_tostring(L, -2));
     }
     if (lua_getfield(L, 1, "url") != LUA_TSTRING)
         lhttp_argerror(L, c, "opts.url must be a string");
@@ -342,17 +350,17 @@ static int lhttp_start(lua_State *L, const struct lhttp_call *c)
 static int lhttp_request(lua_State *L)
 {
     static const struct lhttp_call c = {"request", 1};
-    luaL_checktype(L, 1, LUA_TTABLE);
+    lhttp_expect(L, lua_istable(L, 1), 1, c.fname, "table");
     return lhttp_start(L, &c);
 }
 
 /* [-0, +0, e] replaces slot 1 with a copy of the opts table at idx (or a new one) holding
  * url, and body when given */
-static void lhttp_shorthand(lua_State *L, int idx, bool body, const char *method)
+static void lhttp_shorthand(lua_State *L, const struct lhttp_call *c, bool body, const char *method)
 {
-    luaL_checkstring(L, 1);
-    if (!lua_isnoneornil(L, idx))
-        luaL_checktype(L, idx, LUA_TTABLE);
+    int idx = c->arg;
+    lhttp_expect(L, lua_type(L, 1) == LUA_TSTRING, 1, c->fname, "string");
+    lhttp_expect(L, lua_isnoneornil(L, idx) || lua_istable(L, idx), idx, c->fname, "table");
     lua_newtable(L);
     int copy = lua_gettop(L);
     for (lua_pushnil(L); !lua_isnoneornil(L, idx) && lua_next(L, idx); ) {
@@ -378,7 +386,7 @@ static void lhttp_shorthand(lua_State *L, int idx, bool body, const char *method
 static int lhttp_get(lua_State *L)
 {
     static const struct lhttp_call c = {"get", 2};
-    lhttp_shorthand(L, 2, false, NULL);
+    lhttp_shorthand(L, &c, false, NULL);
     return lhttp_start(L, &c);
 }
 
@@ -386,8 +394,8 @@ static int lhttp_get(lua_State *L)
 static int lhttp_post(lua_State *L)
 {
     static const struct lhttp_call c = {"post", 3};
-    luaL_argexpected(L, !lua_isnoneornil(L, 2), 2, "string, stream or file");
-    lhttp_shorthand(L, 3, true, "POST");
+    lhttp_expect(L, !lua_isnoneornil(L, 2), 2, c.fname, "string, stream or file");
+    lhttp_shorthand(L, &c, true, "POST");
     return lhttp_start(L, &c);
 }
 

@@ -542,6 +542,9 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
          && HTTP_SET(e, CURLOPT_ACCEPT_ENCODING, "") /* every coding curl decodes */
          && HTTP_SET(e, CURLOPT_PROTOCOLS_STR, "http,https")
          && HTTP_SET(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")
+         /* a request to a host being connected waits to learn whether it multiplexes
+          * (HTTP/2) rather than opening a connection of its own */
+         && HTTP_SET(e, CURLOPT_PIPEWAIT, 1L)
          && HTTP_SET(e, CURLOPT_HEADERFUNCTION, http_on_header) && HTTP_SET(e, CURLOPT_HEADERDATA, x)
          && HTTP_SET(e, CURLOPT_WRITEFUNCTION, http_on_body) && HTTP_SET(e, CURLOPT_WRITEDATA, x);
     if (ok && x->follow)
