@@ -456,6 +456,7 @@ if wanted w7; then
 fi
 if wanted w8; then
   log "== W8 HTTP N=$W8_N J=$W8_J"
+  chmod a+x "$OUT" # nginx's workers run as another user when started as root
   if [ -n "${HAVE[nginx]}" ] && [ -n "${HAVE[peers]}" ] && read -r W8_HP W8_SP < <(sh "$P/w8_http/serve.sh" start "$OUT/w8"); then
     w8_rows "http://127.0.0.1:$W8_HP/1k.txt" "https://localhost:$W8_SP/1k.txt" "$OUT/w8/cert.pem"
     measure_runs "${W8_ROWS[@]}"; collect "${W8_ROWS[@]}"

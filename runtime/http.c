@@ -162,8 +162,10 @@ static int http_flush(struct http_xfer *x)
         x->body.len = 0;
         return err;
     }
-    memmove(x->body.p, x->body.p + done, x->body.len - done);
-    x->body.len -= done;
+    if (done > 0) {
+        memmove(x->body.p, x->body.p + done, x->body.len - done);
+        x->body.len -= done;
+    }
     return err;
 }
 
