@@ -279,3 +279,29 @@ true"
     assert_output "slow	false	true
 true"
 }
+
+@test "valgrind finds no leak or error in requests, a streamed body, a cancelled and a pending one" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    [[ "$ASYNCRUN" != *asan* ]] || skip "valgrind does not run sanitizer builds"
+    start_server
+    s=$(script <<EOF2
+local base = "http://127.0.0.1:$port"
+assert(async.http.get(base .. "/headers"))
+assert(async.http.post(base .. "/echo", "x", { headers = { A = "b" } }))
+local r = assert(async.http.get(base .. "/lines/1000", { stream = true }))
+for _ in r.body:lines() do end
+r.body:close()
+local t = async.spawn(async.http.get, base .. "/slow/30")
+async.sleep(0.2)
+t:cancel()
+print(async.http.get("http://127.0.0.1:1/"))
+async.spawn(async.http.get, base .. "/slow/30")
+r = assert(async.http.get(base .. "/stall", { stream = true }))
+async.sleep(0.1)
+EOF2
+)
+    run -0 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 "$ASYNCRUN" "$s"
+    assert_output --partial "Couldn't connect to server	7"
+    refute_output --partial "=="
+}
