@@ -77,7 +77,7 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
 {
     static const char *const states[] = {"pending", "running", "done", "failed", "cancelled"};
     lua_State *L = rt->L;
-    char name[32], on[64], at[256];
+    char name[32], on[256], at[256];
     dump_indent(out, depth + 1);
     fprintf(out, "task %" PRId64 " (%s) %s", (int64_t)t->id, task_name(t, name, sizeof name),
             states[t->state]);

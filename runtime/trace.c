@@ -384,7 +384,7 @@ void trace_resume(struct rt *rt, struct task *t, double now)
 
 void trace_suspend(struct rt *rt, struct task *t, double now)
 {
-    char name[32], onbuf[64], at[256];
+    char name[32], onbuf[256], at[256];
     struct out o = {.f = rt->trace, .n = 0};
     const char *on = dump_wait(t, onbuf, sizeof onbuf);
     where_at(t->run->wait_L, 0, at, sizeof at);

@@ -217,12 +217,12 @@ assert (s["http_requests"], s["http_failures"], s["http_bytes"]) == (4, 2, 1234)
 @test "--timeout: the dump names the URL, the transfer ends, exit 124" {
     start_server
     s=$(script <<EOF
-async.http.get("http://127.0.0.1:$port/slow/30")
+async.http.get("http://127.0.0.1:$port/slow/30?a=long-query-that-takes-the-url-past-64-characters")
 EOF
 )
     run -124 --separate-stderr timeout 20 "$ASYNCRUN" --timeout=0.5 "$s"
     stderr_has "asyncrun: timeout: the run exceeded 0.5 s"
-    stderr_has "waiting on http:http://127.0.0.1:$port/slow/30"
+    stderr_has "waiting on http:http://127.0.0.1:$port/slow/30?a=long-query-that-takes-the-url-past-64-characters at "
 }
 
 @test "SIGINT during requests: status 130 at once, connections closed" {
