@@ -5,11 +5,12 @@
 Routes: /status/N (that status), /echo (method, headers, body as JSON), /headers (repeated
 response headers), /redirect/N (N hops to /echo), /loop (redirects to itself), /slow/S (answers
 after S seconds), /bytes/N (N bytes), /lines/N (N lines "line I"), /gzip (a gzip-compressed
-body), /drop (closes without an answer), /stall (headers, 5 bytes, then nothing)."""
+body), /drop (closes without an answer), /stall (headers, 5 bytes, then nothing), /reset (headers, 5 bytes, then a TCP reset)."""
 import gzip
 import json
 import socket
 import ssl
+import struct
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -83,6 +84,15 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(200, gzip.compress(b"compressed " * 1000), [("Content-Encoding", "gzip")])
         elif route == "drop":
             self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+        elif route == "reset":
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"start")
+            self.wfile.flush()
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
             self.close_connection = True
         elif route == "stall":
             self.send_response(200)
