@@ -549,6 +549,11 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
          && HTTP_SET(e, CURLOPT_PIPEWAIT, 1L)
          && HTTP_SET(e, CURLOPT_HEADERFUNCTION, http_on_header) && HTTP_SET(e, CURLOPT_HEADERDATA, x)
          && HTTP_SET(e, CURLOPT_WRITEFUNCTION, http_on_body) && HTTP_SET(e, CURLOPT_WRITEDATA, x);
+    /* a transfer ended during its name lookup leaves curl's resolver thread to finish on its
+     * own instead of joining it: a name server that does not answer would hold the loop
+     * for its whole timeout (libcurl >= 7.87; older ones refuse the option and join) */
+    if (ok)
+        curl.easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
     if (ok && x->follow)
         ok = HTTP_SET(e, CURLOPT_FOLLOWLOCATION, 1L) && HTTP_SET(e, CURLOPT_MAXREDIRS, o->max_redirs);
     if (ok && o->timeout > 0) {

@@ -305,3 +305,39 @@ EOF2
     assert_output --partial "Couldn't connect to server	7"
     refute_output --partial "=="
 }
+
+# Runs "$@" where the only name server takes every query and never answers (getaddrinfo's
+# timeout 10 s), in private user, mount and network namespaces, as tests/failures.bats does
+# for async.resolve; skips where such namespaces cannot be made.
+with_silent_dns() {
+    command -v unshare > /dev/null && command -v ip > /dev/null || skip "needs unshare and ip"
+    unshare -rmn true 2> /dev/null || skip "cannot make user, mount and network namespaces"
+    printf 'nameserver 127.0.0.1\noptions timeout:10 attempts:1\n' > "$BATS_TEST_TMPDIR/resolv.conf"
+    unshare -rmn sh -c 'ip link set lo up && mount --bind "$0" /etc/resolv.conf &&
+        exec python3 -c "
+import socket, subprocess, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((\"127.0.0.1\", 53))
+sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' "$BATS_TEST_TMPDIR/resolv.conf" "$@"
+}
+
+@test "a request cancelled during its name lookup ends at once; the end of the run waits for none" {
+    s=$(script <<'EOF2'
+local t0 = async.now()
+local t = async.spawn(async.http.get, "http://host1.example.com/")
+async.sleep(0.2)
+t:cancel()
+print(pcall(t.await, t))
+print(async.now() - t0 < 3)
+async.spawn(async.http.get, "http://host2.example.com/")
+async.sleep(0.1)
+print("main done")
+EOF2
+)
+    SECONDS=0
+    run -0 --separate-stderr with_silent_dns timeout 30 "$ASYNCRUN" "$s"
+    assert_output "false	cancelled
+true
+main done"
+    [ "$SECONDS" -lt 8 ] || fail "the run took $SECONDS s: it waited for the lookups"
+}
