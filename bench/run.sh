@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# asyncrun against its peers on the seven workloads W1-W7 (bench/README.md), in one run,
+# asyncrun against its peers on the workloads W1-W8 (bench/README.md), in one run,
 # and bench/RESULTS.md written from it.
 #
 # usage: bench/run.sh [FILTER]     FILTER: a grep -E pattern matching whole workload
-#                                  names (w1 w2 w3 w4 w4rss w5 w6 w7), e.g. 'w2|w3'; default all
+#                                  names (w1 w2 w3 w4 w4rss w5 w6 w7 w8), e.g. 'w2|w3'; default all
 # env:   BENCH_QUICK=1   smaller sizes, 3 runs (a few minutes in all)
 #        RUNS            timed runs per row (default 5; 3 in quick mode)
 #        ASYNCRUN        the binary (default build/asyncrun; copied first, so a rebuild
@@ -53,6 +53,7 @@ if [ -n "$QUICK" ]; then
   W5_C=20; W5_R=500
   W6_N=500; W6_J=32
   W7_N=200000
+  W8_N=500; W8_J=32
   MODE="quick (BENCH_QUICK=1)"
 else
   RUNS=${RUNS:-5}
@@ -64,6 +65,7 @@ else
   W5_C=100; W5_R=1000
   W6_N=2000; W6_J=32
   W7_N=1000000
+  W8_N=2000; W8_J=32
   MODE="full"
 fi
 
@@ -94,6 +96,8 @@ if [ -d "$PEERS" ]; then have peers; else lack peers "peer programs not found at
   if [ -x "$PY" ] && "$PY" -c 'import asyncio' 2>/dev/null; then have py; else lack py "$PY not found"; fi
   if [ -n "${HAVE[py]}" ] && "$PY" -c 'import uvloop' 2>/dev/null; then have uvloop; else lack uvloop "uvloop for $PY not installed (python3-uvloop)"; fi
   if command -v "$NODE" >/dev/null; then have node; else lack node "$NODE not installed"; fi
+  if [ -n "${HAVE[py]}" ] && "$PY" -c 'import aiohttp' 2>/dev/null; then have aiohttp; else lack aiohttp "aiohttp for $PY not installed (python3-aiohttp)"; fi
+  if command -v nginx >/dev/null && command -v curl >/dev/null; then have nginx; else lack nginx "nginx or curl not installed (nginx-light, curl)"; fi
 }
 
 # --- rows -----------------------------------------------------------------------------
@@ -189,6 +193,19 @@ for rt in "${W4RSS_RT[@]}"; do W4RSS_ROWS+=("w4rss_${rt}_n" "w4rss_${rt}_0"); do
 W5_ROWS=(w5_asyncrun w5_py_uvloop w5_node w5_luv w5_cqueues w5_py_asyncio)
 W6_ROWS=(w6_asyncrun w6_asyncrun_sigchld w6_xargs w6_py_asyncio w6_node)
 W7_ROWS=(w7_asyncrun w7_lua_plain w7_node w7_py_asyncio w7_py w7_awk)
+# W8's rows name the ports of the nginx that serve.sh starts once the workload is wanted
+W8_ROWS=(w8_asyncrun w8_curl w8_py_aiohttp w8_node w8s_asyncrun w8s_curl w8s_py_aiohttp w8s_node)
+w8_rows() { # http_url https_url cafile
+  row w8_asyncrun    nginx   "asyncrun (async.http)"     "$A" w8_http.lua "$W8_N" "$W8_J" "$1"
+  row w8_curl        nginx   "curl --parallel"           sh "$P/w8_http/curl_parallel.sh" "$W8_N" "$W8_J" "$1"
+  row w8_py_aiohttp  aiohttp "aiohttp"                   "$PY" "$P/w8_http/py_aiohttp.py" "$W8_N" "$W8_J" "$1"
+  row w8_node        node    "Node fetch"                "$NODE" "$P/w8_http/node_fetch.js" "$W8_N" "$W8_J" "$1"
+  row w8s_asyncrun   nginx   "asyncrun (async.http)"     "$A" w8_http.lua "$W8_N" "$W8_J" "$2" "$3"
+  row w8s_curl       nginx   "curl --parallel"           sh "$P/w8_http/curl_parallel.sh" "$W8_N" "$W8_J" "$2" --cacert "$3"
+  row w8s_py_aiohttp aiohttp "aiohttp"                   "$PY" "$P/w8_http/py_aiohttp.py" "$W8_N" "$W8_J" "$2" "$3"
+  row w8s_node       node    "Node fetch"                env NODE_EXTRA_CA_CERTS="$3" "$NODE" "$P/w8_http/node_fetch.js" "$W8_N" "$W8_J" "$2"
+}
+w8_rows http://127.0.0.1:0/1k.txt https://localhost:0/1k.txt /dev/null
 
 # --- measuring ----------------------------------------------------------------------
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
@@ -437,6 +454,17 @@ if wanted w7; then
   "$BENCH_DIR/w7_input.sh" "$W7_N" > "$W7_IN"
   measure_runs "${W7_ROWS[@]}"; collect "${W7_ROWS[@]}"
 fi
+if wanted w8; then
+  log "== W8 HTTP N=$W8_N J=$W8_J"
+  chmod a+x "$OUT" # nginx's workers run as another user when started as root
+  if [ -n "${HAVE[nginx]}" ] && [ -n "${HAVE[peers]}" ] && read -r W8_HP W8_SP < <(sh "$P/w8_http/serve.sh" start "$OUT/w8"); then
+    w8_rows "http://127.0.0.1:$W8_HP/1k.txt" "https://localhost:$W8_SP/1k.txt" "$OUT/w8/cert.pem"
+    measure_runs "${W8_ROWS[@]}"; collect "${W8_ROWS[@]}"
+    sh "$P/w8_http/serve.sh" stop "$OUT/w8"
+  else
+    lack nginx "nginx (serve.sh) did not start: see $OUT/w8/error.log"
+  fi
+fi
 
 ELAPSED=$(( $(date +%s) - T0 ))
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -602,6 +630,27 @@ if wanted w7; then
   ratio_goal W7 "line filter ≤ 1.0 × plain Lua (io.lines + io.write)" w7_asyncrun w7_lua_plain 1.0
   ratio_goal W7 "line filter ≤ 0.3 × Node readline" w7_asyncrun w7_node 0.3
   ratio_goal W7 "line filter ≤ 0.3 × asyncio StreamReader" w7_asyncrun w7_py_asyncio 0.3
+fi
+if wanted w8; then
+  echo
+  echo "## W8 HTTP client: $(fmt_n "$W8_N") GETs of a 1 KiB file from a local nginx, $W8_J at once"
+  echo
+  echo "nginx (\`peers/w8_http/serve.sh\`) over HTTP/1.1 keep-alive, then over HTTPS with HTTP/2 and a"
+  echo "certificate made for localhost, trusted through a CA file. Every row includes its start-up."
+  echo
+  echo "HTTP/1.1:"
+  echo
+  workload_table "$W8_N" "requests/s" w8_asyncrun w8_asyncrun w8_curl w8_py_aiohttp w8_node
+  echo
+  echo "HTTPS (HTTP/2):"
+  echo
+  workload_table "$W8_N" "requests/s" w8s_asyncrun w8s_asyncrun w8s_curl w8s_py_aiohttp w8s_node
+  for s in w8 w8s; do
+    proto=$([ $s = w8 ] && echo HTTP || echo HTTPS)
+    ratio_goal W8 "$proto ≤ 1.5 × \`curl --parallel\`" ${s}_asyncrun ${s}_curl 1.5
+    ratio_goal W8 "$proto ≤ 0.3 × aiohttp" ${s}_asyncrun ${s}_py_aiohttp 0.3
+    ratio_goal W8 "$proto ≤ 0.2 × Node fetch" ${s}_asyncrun ${s}_node 0.2
+  done
 fi
 
 echo

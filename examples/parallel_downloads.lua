@@ -1,13 +1,14 @@
 #!/usr/bin/env asyncrun
--- Download URLs with curl, a few at a time.
+-- Download URLs with async.http, a few at a time.
 --
 --   asyncrun examples/parallel_downloads.lua URL... [--jobs N]
 --
 -- Each URL is saved in the current directory under the last part of its path (index.html
--- when that is empty), by `curl -fsS -o FILE URL`; at most N downloads (default 4) run at
--- once. One line per URL as it finishes: "ok     URL -> FILE (N bytes)" or
--- "failed URL: curl's message". Exit status: 0 when every download succeeded, 1 when any
--- failed, 2 on a usage error. Needs curl.
+-- when that is empty), the body written to the file as it arrives; at most N downloads
+-- (default 4) run at once, over connections kept open for reuse. One line per URL as it
+-- finishes: "ok     URL -> FILE (N bytes)" or "failed URL: why" (curl's message, or the
+-- HTTP status). Exit status: 0 when every download succeeded, 1 when any failed, 2 on a
+-- usage error.
 
 local function usage(msg)
   io.stderr:write("parallel_downloads: ", msg, "\n",
@@ -44,39 +45,32 @@ local function filename(url)
   return name ~= "" and name or "index.html"
 end
 
-local function size_of(file)
-  local f = io.open(file, "rb")
-  if not f then return 0 end
-  local n = f:seek("end")
-  f:close()
-  return n
-end
-
 local slots = async.semaphore(jobs)
 local failures = 0
 
 local function download(url)
   local _ <close> = slots:acquire() -- released however this function ends
   local file = filename(url)
-  -- cancelled (Ctrl-C) mid-way: capture kills curl; the partial file goes too
-  local ok, out, err, code, sig = pcall(async.capture, { "curl", "-fsS", "-o", file, url })
+  local f, err = io.open(file, "wb")
+  if not f then
+    failures = failures + 1
+    print(string.format("failed %s: %s", url, err))
+    return
+  end
+  -- cancelled (Ctrl-C) mid-way: the transfer ends at once; the partial file goes too
+  local ok, res, msg = pcall(async.http.get, url, { output = f })
+  local size = f:seek("end")
+  f:close()
   if not ok then
     os.remove(file)
-    error(out, 0)
+    error(res, 0)
   end
-  if out and code == 0 then
-    print(string.format("ok     %s -> %s (%d bytes)", url, file, size_of(file)))
+  if res and res.status < 400 then
+    print(string.format("ok     %s -> %s (%d bytes)", url, file, size))
   else
     failures = failures + 1
     os.remove(file)
-    local why = err -- out is nil when curl could not start: "curl: No such file or directory"
-    if out then
-      why = err:gsub("%s+$", ""):gsub("^curl: ", "")
-      if why == "" then
-        why = code and "curl exited with status " .. code or "curl killed by SIG" .. sig
-      end
-    end
-    print(string.format("failed %s: %s", url, why))
+    print(string.format("failed %s: %s", url, res and "HTTP status " .. res.status or msg))
   end
 end
 

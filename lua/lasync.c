@@ -63,6 +63,7 @@ static int luaopen_async(lua_State *L)
     lstream_open(L);
     lproc_open(L);
     lnet_open(L, core);
+    lhttp_open(L);
     lsignal_open(L);
     lline_open(L, core);
     larg_open(L, core);

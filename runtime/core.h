@@ -31,6 +31,7 @@ enum wait_kind {
     WAIT_IO,    /* its waiter node in an I/O source: fd readiness, process exit, signal */
     WAIT_RESOLVE, /* on.resolve: a name lookup in the worker pool */
     WAIT_SIGNAL, /* its waiter node in a signal listener */
+    WAIT_HTTP,  /* on.http: a transfer in the run's libcurl multi handle */
 };
 
 /* Why the scheduler resumed a task; the binding's continuation turns it into results or an
@@ -130,6 +131,7 @@ struct task_run {
         struct iosrc *io;     /* borrowed: owned by a stream, server or process on the stack */
         struct resolve_req *resolve; /* borrowed: the pool owns it until the task is woken */
         struct siglistener *sig; /* borrowed: a userdata on the waiting thread's stack */
+        struct http_xfer *http; /* borrowed: a userdata on the waiting thread's stack */
         struct {
             struct waitq *q;  /* borrowed: in the park queue's userdata, on the waiter's stack */
             const char *label; /* borrowed: "queue", "lock", ... anchored by that userdata */
@@ -259,6 +261,7 @@ struct rt {
     bool timing;              /* steps are timed: tracing, --stats or --debug */
     struct stats *stats;      /* owned: NULL without --stats */
     struct resolve_pool *resolver; /* owned: started by the first lookup */
+    struct http *http;        /* owned: libcurl's multi handle, from the first async.http call */
     int mt_ref[MT_COUNT];     /* ref: registry, the metatables of the userdata types */
     const void *mt[MT_COUNT]; /* the same, for identity checks */
     struct debug *debug;      /* owned: NULL without --debug */

@@ -10,6 +10,7 @@
 #include "where.h"
 #include "task.h"
 #include "resolve.h"
+#include "http.h"
 #include "signal.h"
 #include "signame.h"
 
@@ -34,6 +35,9 @@ const char *dump_wait(const struct task *t, char *buf, size_t size)
         break;
     case WAIT_IO:
         snprintf(buf, size, "%s:%d", t->run->on.io->what, t->run->on.io->label);
+        break;
+    case WAIT_HTTP:
+        snprintf(buf, size, "http:%s", t->run->on.http->url);
         break;
     case WAIT_READY:
         return t->started ? "ready" : "start";
@@ -82,7 +86,7 @@ static void dump_one(struct rt *rt, struct task *t, FILE *out, int depth)
 {
     static const char *const states[] = {"pending", "running", "done", "failed", "cancelled"};
     lua_State *L = rt->L;
-    char name[32], on[64], at[256];
+    char name[32], on[256], at[256];
     dump_indent(out, depth + 1);
     esc_report(out, "task %" PRId64 " (%s) %s", (int64_t)t->id, task_name(t, name, sizeof name),
             states[t->state]);

@@ -26,6 +26,7 @@
 #include "debug.h"
 #include "resource.h"
 #include "resolve.h"
+#include "http.h"
 #include "clock.h"
 #include "alloc.h"
 #include "seed.h"
@@ -306,6 +307,7 @@ static void rt_close_loop(struct rt *rt)
     stream_end_lingering(rt);
     signal_restore(rt);
     resolve_close(rt);
+    http_close(rt);
     timer_close(rt);
 }
 

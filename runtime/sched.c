@@ -12,6 +12,7 @@
 #include "io.h"
 #include "signal.h"
 #include "resolve.h"
+#include "http.h"
 #include "trace.h"
 #include "stats.h"
 #include "debug.h"
@@ -112,6 +113,10 @@ static void sched_arm(struct rt *rt, struct task *t)
         return;
     case WAIT_RESOLVE:
         if (resolve_submit(rt, t->run->on.resolve) != 0)
+            sched_ready(rt, t, WAKE_NOMEM);
+        return;
+    case WAIT_HTTP:
+        if (http_submit(rt, t->run->on.http) != 0)
             sched_ready(rt, t, WAKE_NOMEM);
         return;
     case WAIT_READY:

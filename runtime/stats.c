@@ -25,6 +25,7 @@ struct stats {
     char longest_at[256];
     struct stats_task top[STATS_TOP];
     int ntop;
+    uint64_t http_requests, http_failures, http_bytes;
     bool printed;
 };
 
@@ -80,6 +81,14 @@ void stats_task_end(struct rt *rt, struct task *t)
     stats_record(&s->top[i], t, run);
 }
 
+void stats_http(struct rt *rt, bool failed, uint64_t bytes)
+{
+    struct stats *s = rt->stats;
+    s->http_requests++;
+    s->http_failures += failed;
+    s->http_bytes += bytes;
+}
+
 static double stats_seconds(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
@@ -107,6 +116,10 @@ void stats_print(struct rt *rt)
                 rt->spawned, rt->ended[TASK_DONE - TASK_DONE], rt->ended[TASK_FAILED - TASK_DONE],
                 rt->ended[TASK_CANCELLED - TASK_DONE], rt->peak_live, s->longest.run,
                 rt->alloc.peak, rss);
+        if (s->http_requests)
+            fprintf(f, ",\"http_requests\":%" PRIu64 ",\"http_failures\":%" PRIu64
+                       ",\"http_bytes\":%" PRIu64,
+                    s->http_requests, s->http_failures, s->http_bytes);
         if (rt->opt->seeded)
             fprintf(f, ",\"seed\":%" PRIu64, rt->opt->seed);
         fputs("}\n", f);
@@ -124,6 +137,9 @@ void stats_print(struct rt *rt)
     if (s->longest.id)
         esc_report(f, "  %-18s %.6f s, task %" PRId64 " (%s) at %s\n", "longest step",
                 s->longest.run, s->longest.id, s->longest.name, s->longest_at);
+    if (s->http_requests)
+        fprintf(f, "  %-18s %" PRIu64 " requests, %" PRIu64 " failed, %" PRIu64 " body bytes\n",
+                "http", s->http_requests, s->http_failures, s->http_bytes);
     fprintf(f, "  %-18s %zu bytes\n", "lua heap peak", rt->alloc.peak);
     fprintf(f, "  %-18s %lld bytes\n", "rss peak", rss);
     if (s->ntop > 0)

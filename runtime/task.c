@@ -11,6 +11,7 @@
 #include "io.h"
 #include "signal.h"
 #include "resolve.h"
+#include "http.h"
 #include "trace.h"
 #include "scope.h"
 #include "stats.h"
@@ -243,6 +244,9 @@ void task_interrupt(struct rt *rt, struct task *t)
     case WAIT_RESOLVE:
         resolve_abandon(rt, t->run->on.resolve);
         t->run->on.resolve = NULL; /* the pool's now, or freed */
+        break;
+    case WAIT_HTTP:
+        http_abandon(rt, t->run->on.http);
         break;
     case WAIT_SIGNAL:
         signal_unwait(rt, t);

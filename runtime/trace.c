@@ -378,7 +378,7 @@ void trace_resume(struct rt *rt, struct task *t, double now)
 
 void trace_suspend(struct rt *rt, struct task *t, double now)
 {
-    char name[32], onbuf[64], at[256];
+    char name[32], onbuf[256], at[256];
     struct out o = {.f = rt->trace, .n = 0};
     const char *on = dump_wait(t, onbuf, sizeof onbuf);
     dump_where(rt->L, t, at, sizeof at);
@@ -449,4 +449,32 @@ void trace_timeout(struct rt *rt, struct task *t)
     char name[32];
     struct field fs[] = {TASK_FIELDS(rt, "timeout", t, name)};
     trace_emit(rt, fs, 4);
+}
+
+void trace_http(struct rt *rt, const struct trace_http *e)
+{
+    double now = trace_clock(rt);
+    struct field fs[] = {FNUM("t", now), FSTR("event", "http"), FINT("task", e->task),
+                         FSTR("method", e->method), FSTR("url", e->url), FINT("status", e->status),
+                         FINT("bytes", e->bytes), FNUM("lookup", e->lookup),
+                         FNUM("connect", e->connect), FNUM("tls", e->tls),
+                         FNUM("first_byte", e->first_byte), FNUM("total", e->total),
+                         FSTR("error", e->error)};
+    int n = e->error ? 13 : 12;
+    if (rt->opt->trace != TRACE_CHROME) {
+        trace_emit(rt, fs, n);
+        return;
+    }
+    /* a span on the task's track, from the request's start to its end */
+    struct out o = {.f = rt->trace, .n = 0};
+    char name[64];
+    snprintf(name, sizeof name, "%s %s", e->method, e->url);
+    out_printf(&o, ",\n{\"ph\":\"X\",\"cat\":\"http\",\"pid\":1,\"tid\":%" PRId64
+                   ",\"ts\":%.3f,\"dur\":%.3f,\"name\":",
+               (int64_t)e->task, (now - e->total) * 1e6, e->total * 1e6);
+    out_json_string(&o, name);
+    out_puts(&o, ",\"args\":");
+    out_json(&o, fs + 2, n - 2);
+    out_char(&o, '}');
+    out_spill(&o);
 }

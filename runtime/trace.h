@@ -27,6 +27,15 @@ void trace_fail(struct rt *rt, struct task *t, const char *msg);
 /* by, by_id: as task_cancel was told */
 void trace_cancel(struct rt *rt, struct task *t, const char *by, lua_Integer by_id);
 void trace_cancelled(struct rt *rt, struct task *t);
+/* A finished HTTP transfer: curl's phases in seconds from its start. */
+struct trace_http {
+    lua_Integer task;
+    const char *method, *url, *error; /* error: NULL unless it failed */
+    long status;
+    uint64_t bytes;
+    double lookup, connect, tls, first_byte, total;
+};
+void trace_http(struct rt *rt, const struct trace_http *e);
 /* a timeout scope of t expired */
 void trace_timeout(struct rt *rt, struct task *t);
 

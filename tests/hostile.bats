@@ -117,9 +117,7 @@ objs = [json.loads(l) for l in open("stderr.txt", encoding="utf-8") if l.startsw
 assert any("tasks_spawned" in o for o in objs) and any(o.get("event") == "fail" for o in objs)
 chrome = json.load(open("t.chrome", encoding="utf-8"))["traceEvents"]
 assert any(e.get("args", {}).get("name", "").endswith(bad) for e in chrome), "no track name"
-html = open("t.html", encoding="utf-8").read()
-events = html[html.index("const EVENTS = [\n") + 17:html.index("];\n")]
-assert [json.loads(l.rstrip(",")) for l in events.splitlines()], "no events"
+# t.html: valid UTF-8 without raw controls (above); its packed strings: diagnostics.bats
 print("ok")
 EOF
     assert_output ok

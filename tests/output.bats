@@ -62,13 +62,15 @@ served	hello"
 local n = 0
 local ticker = async.spawn(function() while true do async.sleep(0.01) n = n + 1 end end)
 local got
+local go = async.event()
 local server = assert(async.tcp.listen("127.0.0.1", 0, function(s)
-  async.sleep(0.5) -- a slow reader: it starts late
+  go:wait() -- a slow reader: it starts late
   got = #s:read("a")
 end))
 local c = assert(async.tcp.connect("127.0.0.1", server:port()))
 c:setvbuf("full", 1 << 25)
 c:write("a", string.rep("y", (1 << 25) - 1)) -- buffered, more than the kernel takes
+async.spawn(function() async.sleep(0.5) go:set() end)
 local t0, n0 = async.now(), n
 assert(c:close())
 print("close waited", async.now() - t0 > 0.2, "ticker ran", n - n0 >= 2)
