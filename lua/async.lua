@@ -603,6 +603,80 @@ async.unix = {
   end,
 }
 
+-- tls: TCP streams under TLS (lua/ltls.c; OpenSSL is loaded by the first call) ------------
+
+local TLS_CLIENT = { cafile = "string", servername = "string", insecure = "boolean" }
+local TLS_WRAP = { cafile = "string", servername = "string", insecure = "boolean",
+                   server = "boolean", cert = "string", key = "string" }
+local TLS_SERVER = { cert = "string", key = "string", reuseport = "boolean" }
+
+local function tls_opts(opts, n, fname, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerror(n, fname, "table expected, got " .. type(opts), 3) end
+  for k, want in pairs(known) do
+    if opts[k] ~= nil and type(opts[k]) ~= want then
+      argerror(n, fname, ("opts.%s: %s expected, got %s"):format(k, want, type(opts[k])), 3)
+    end
+  end
+  return opts
+end
+
+local function tls_connect(host, port, opts)
+  if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
+  check_port(port, "connect")
+  opts = tls_opts(opts, 3, "connect", TLS_CLIENT)
+  local ctx, err, code = core.tls_context(false, opts.cafile)
+  if not ctx then return nil, err, code end
+  local s
+  s, err, code = tcp_connect(host, port)
+  if not s then return nil, err, code end
+  return core.tls_wrap(s, ctx, opts.servername or host, opts.insecure, false)
+end
+
+local function tls_wrap(s, opts)
+  local why = core.tls_check(s)
+  if why then argerror(1, "wrap", why) end
+  opts = tls_opts(opts, 2, "wrap", TLS_WRAP)
+  local ctx, err, code
+  if opts.server then
+    if not (opts.cert and opts.key) then argerror(2, "wrap", "opts.cert and opts.key expected with opts.server") end
+    ctx, err, code = core.tls_context(true, opts.cert, opts.key)
+  else
+    if not (opts.servername or opts.insecure) then
+      argerror(2, "wrap", "opts.servername expected (the name the certificate must carry)")
+    end
+    ctx, err, code = core.tls_context(false, opts.cafile)
+  end
+  if not ctx then return nil, err, code end
+  return core.tls_wrap(s, ctx, opts.servername, opts.insecure, opts.server)
+end
+
+-- Each connection's handler starts after the server's handshake; a client that hangs up or
+-- is not speaking TLS ends only its own task, quietly.
+local function tls_listen(host, port, handler, opts)
+  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
+  check_port(port, "listen")
+  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
+  opts = tls_opts(opts, 4, "listen", TLS_SERVER)
+  if not (opts.cert and opts.key) then argerror(4, "listen", "opts.cert and opts.key expected") end
+  local ctx, err, code = core.tls_context(true, opts.cert, opts.key)
+  if not ctx then return nil, err, code end
+  if host == "localhost" then host = "127.0.0.1" end
+  local sock
+  sock, err, code = core.listen(host, port, opts.reuseport)
+  if not sock then return nil, err, code end
+  local tls_wrap_c = core.tls_wrap
+  return serve(sock, function(s)
+    if tls_wrap_c(s, ctx, nil, false, true) then return handler(s) end
+  end, "tls-server:" .. sock:port())
+end
+
+async.tls = { connect = tls_connect, wrap = tls_wrap, listen = tls_listen }
+do
+  local api = core.api
+  for k, v in pairs(async.tls) do async.tls[k] = api(v) end
+end
+
 -- the C closures in front of the public functions --------------------------------------
 
 do

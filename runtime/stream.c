@@ -16,6 +16,7 @@
 #include "stream.h"
 #include "io.h"
 #include "resource.h"
+#include "tls.h"
 
 static void stream_shutdown(struct rt *rt, struct resource *r)
 {
@@ -101,14 +102,19 @@ ssize_t stream_fill(struct stream *s)
     }
     char *dst = s->buf + s->off + s->len;
     size_t room = s->cap - s->off - s->len;
-    do {
-        if (s->kind == STREAM_SOCKET)
-            n = recv(s->fd, dst, room, MSG_DONTWAIT);
-        else
-            n = read(s->fd, dst, room);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    if (s->kind == STREAM_TLS) {
+        if ((n = tls_read(s->tls, dst, room, &s->rd_other)) < 0)
+            return n;
+    } else {
+        do {
+            if (s->kind == STREAM_SOCKET)
+                n = recv(s->fd, dst, room, MSG_DONTWAIT);
+            else
+                n = read(s->fd, dst, room);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
     if (n == 0)
         s->eof = true;
     s->len += (size_t)n;
@@ -126,6 +132,8 @@ void stream_consume(struct stream *s, size_t n)
 ssize_t stream_send(struct stream *s, const char *p, size_t n)
 {
     ssize_t w;
+    if (s->kind == STREAM_TLS)
+        return tls_write(s->tls, p, n, &s->wr_other);
     do {
         if (s->kind == STREAM_SOCKET)
             w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -204,7 +212,7 @@ void stream_flush_pending(struct rt *rt)
         next = s->pend_next;
         int r = s->wlen ? stream_flush_some(s) : 0;
         if (r == -EAGAIN) {
-            iosrc_watch(rt, &s->wr); /* the loop wakes when there is room, and comes back */
+            iosrc_watch(rt, stream_wr_src(s)); /* the loop wakes when there is room */
             continue;
         }
         stream_unpend(s);
@@ -285,6 +293,9 @@ void stream_close(struct rt *rt, struct stream *s)
             rt->std_streams[i] = NULL;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
+    if (s->tls)
+        tls_close(s->tls); /* close_notify, before the fd goes */
+    s->tls = NULL;
     if (s->owned) {
         close(s->fd);
         resource_remove(rt, &s->res);
