@@ -38,7 +38,8 @@ ASAN_BIN = build/asan/asyncrun
 # Debian packages the build and the tests need.
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
                lua-cjson python3 valgrind procps groff-base tmux zsh fish curl \
-               redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian
+               redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian \
+               libssl-dev openssl
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean \
