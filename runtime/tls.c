@@ -26,7 +26,7 @@
     X(SSL_CTX_use_PrivateKey_file) X(SSL_new) X(SSL_free) X(SSL_set_fd)                      \
     X(SSL_set_connect_state) X(SSL_set_accept_state) X(SSL_set_verify) X(SSL_set1_host)      \
     X(SSL_ctrl) X(SSL_do_handshake) X(SSL_read) X(SSL_write) X(SSL_shutdown)                 \
-    X(SSL_get_error) X(SSL_get_verify_result)
+    X(SSL_get_error) X(SSL_get_verify_result) X(SSL_has_pending)
 #define TLS_CRYPTO_FUNCS(X) \
     X(ERR_get_error) X(ERR_peek_last_error) X(ERR_clear_error) X(ERR_reason_error_string) \
     X(X509_verify_cert_error_string)
@@ -45,6 +45,7 @@ struct tls_conn {
     SSL *ssl;
     bool ready;  /* the handshake is done */
     bool broken; /* a fatal error: OpenSSL forbids SSL_shutdown after one */
+    bool drained; /* the last read took all the socket had: the next waits for readiness */
 };
 
 size_t tls_size(void)
@@ -246,10 +247,22 @@ static ssize_t tls_result(struct tls_conn *c, int r, int err, bool reading, bool
     }
 }
 
+/* With read-ahead, OpenSSL asks the socket for more than a record: when nothing is left in
+ * its buffer after a read, the socket had no more, and the next read would only find EAGAIN
+ * at the cost of a failing SSL_read and a system call. It waits for readiness instead (a
+ * short read ends reading in libuv too); level-triggered epoll reports what came since. */
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n, bool *other)
 {
+    if (c->drained) {
+        c->drained = false;
+        *other = false;
+        return -EAGAIN;
+    }
     int r = c->t->SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
-    return r > 0 ? r : tls_result(c, r, errno, true, other);
+    if (r <= 0)
+        return tls_result(c, r, errno, true, other);
+    c->drained = !c->t->SSL_has_pending(c->ssl);
+    return r;
 }
 
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, bool *other)
