@@ -264,3 +264,28 @@ c, _ = l.accept(); time.sleep(30)'
     kill -TERM "$bgpid"
     wait "$bgpid"
 }
+
+@test "valgrind finds no leak or error in TLS exchanges, failures and a cancelled handshake" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    [[ "$ASYNCRUN" != *asan* ]] || skip "valgrind does not run sanitizer builds"
+    run --separate-stderr timeout 300 valgrind -q --leak-check=full \
+        --show-leak-kinds=definite,indirect,possible \
+        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 "$ASYNCRUN" -e '
+        local srv = assert(async.tls.listen("127.0.0.1", 0, function(s)
+          for line in s:lines() do s:write("echo: ", line, "\n") end
+        end, { cert = os.getenv("CERT"), key = os.getenv("KEY") }))
+        local s = assert(async.tls.connect("localhost", srv:port(), { cafile = os.getenv("CA") }))
+        s:write("hello\n")
+        print(s:read("l"))
+        s:close()
+        print(async.tls.connect("localhost", srv:port()))
+        print(async.tls.connect("localhost", srv:port(), { cafile = "/nonexistent.pem" }))
+        print(pcall(async.timeout, 0.001, async.tls.connect, "127.0.0.1", srv:port(), { insecure = true }))
+        srv:close()'
+    [ "$status" -eq 0 ] || fail "status $status: $stderr"
+    assert_output "echo: hello
+nil	TLS handshake: certificate verify failed: unable to get local issuer certificate	71
+nil	/nonexistent.pem: No such file or directory	2
+false	timeout"
+    assert_equal "$stderr" ""
+}
