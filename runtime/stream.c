@@ -102,19 +102,16 @@ ssize_t stream_fill(struct stream *s)
     }
     char *dst = s->buf + s->off + s->len;
     size_t room = s->cap - s->off - s->len;
-    if (s->kind == STREAM_TLS) {
-        if ((n = tls_read(s->tls, dst, room, &s->rd_other)) < 0)
-            return n;
-    } else {
-        do {
-            if (s->kind == STREAM_SOCKET)
-                n = recv(s->fd, dst, room, MSG_DONTWAIT);
-            else
-                n = read(s->fd, dst, room);
-        } while (n < 0 && errno == EINTR);
-        if (n < 0)
-            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-    }
+    do {
+        if (s->kind == STREAM_TLS)
+            n = tls_read(s->tls, dst, room, &s->rd_other);
+        else if (s->kind == STREAM_SOCKET)
+            n = recv(s->fd, dst, room, MSG_DONTWAIT);
+        else
+            n = read(s->fd, dst, room);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     if (n == 0)
         s->eof = true;
     s->len += (size_t)n;
@@ -132,10 +129,10 @@ void stream_consume(struct stream *s, size_t n)
 ssize_t stream_send(struct stream *s, const char *p, size_t n)
 {
     ssize_t w;
-    if (s->kind == STREAM_TLS)
-        return tls_write(s->tls, p, n, &s->wr_other);
     do {
-        if (s->kind == STREAM_SOCKET)
+        if (s->kind == STREAM_TLS)
+            w = tls_write(s->tls, p, n, &s->wr_other);
+        else if (s->kind == STREAM_SOCKET)
             w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         else
             w = write(s->fd, p, n); /* SIGPIPE is ignored: a gone reader is EPIPE */

@@ -228,23 +228,31 @@ static ssize_t tls_result(struct tls_conn *c, int r, int err, bool reading, bool
     switch (t->SSL_get_error(c->ssl, r)) {
     case SSL_ERROR_WANT_READ:
         *other = !reading;
-        return -EAGAIN;
+        err = EAGAIN;
+        break;
     case SSL_ERROR_WANT_WRITE:
         *other = reading;
-        return -EAGAIN;
+        err = EAGAIN;
+        break;
     case SSL_ERROR_ZERO_RETURN: /* the peer's close_notify */
-        return reading ? 0 : -EPIPE;
+        if (reading)
+            return 0;
+        err = EPIPE;
+        break;
     case SSL_ERROR_SYSCALL:
         c->broken = true;
         t->ERR_clear_error();
-        if (err == 0)
-            return reading ? 0 : -EPIPE;
-        return -err;
+        if (err == 0 && reading)
+            return 0; /* a hang-up */
+        err = err ? err : EPIPE;
+        break;
     default:
         c->broken = true;
         t->ERR_clear_error();
-        return -EPROTO;
+        err = EPROTO;
     }
+    errno = err;
+    return -1;
 }
 
 /* With read-ahead, OpenSSL asks the socket for more than a record: when nothing is left in
@@ -256,7 +264,8 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n, bool *other)
     if (c->drained) {
         c->drained = false;
         *other = false;
-        return -EAGAIN;
+        errno = EAGAIN;
+        return -1;
     }
     int r = c->t->SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
     if (r <= 0)

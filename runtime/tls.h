@@ -42,8 +42,9 @@ enum tls_step { TLS_DONE, TLS_WANT_READ, TLS_WANT_WRITE, TLS_FAILED };
 enum tls_step tls_handshake(struct tls_conn *c, struct tls_error *e);
 
 /* As read(2) and write(2) on a non-blocking socket: bytes, 0 at the end (close_notify or the
- * peer's hang-up), -EAGAIN, or -errno (EPROTO: a TLS error). After -EAGAIN, *other says
- * whether the call waits for the other readiness (a read that must write, or the reverse). */
+ * peer's hang-up), or -1 with errno set (EAGAIN; EPROTO: a TLS error). After EAGAIN, *other
+ * says whether the call waits for the other readiness (a read that must write, or the
+ * reverse). */
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n, bool *other);
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, bool *other);
 
