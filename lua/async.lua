@@ -510,11 +510,11 @@ local function is_numeric(host)
   return host:match("^%d+%.%d+%.%d+%.%d+$") or host:find(":", 1, true)
 end
 
-local function check_port(port, fname)
+local function check_port(port, fname, level)
   if math_type(port) ~= "integer" then
-    argerror(2, fname, "integer expected, got " .. typename(port, 1), 3)
+    argerror(2, fname, "integer expected, got " .. typename(port, 1), level or 3)
   elseif port < 0 or port > 65535 then
-    argerror(2, fname, "port out of range", 3)
+    argerror(2, fname, "port out of range", level or 3)
   end
 end
 
@@ -576,15 +576,24 @@ local function serve(sock, handler, label)
   return server
 end
 
-local function tcp_listen(host, port, handler, opts)
-  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
-  check_port(port, "listen")
-  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
-  if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
+local function check_listen(host, port, handler)
+  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host), 3) end
+  check_port(port, "listen", 4)
+  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1), 3) end
+end
+
+-- The server of async.tcp.listen and async.tls.listen; its accepting task is named label:PORT.
+local function listen_tcp(host, port, reuseport, handler, label)
   if host == "localhost" then host = "127.0.0.1" end
-  local sock, err, code = core.listen(host, port, opts and opts.reuseport)
+  local sock, err, code = core.listen(host, port, reuseport)
   if not sock then return nil, err, code end
-  return serve(sock, handler, "server:" .. sock:port())
+  return serve(sock, handler, label .. ":" .. sock:port())
+end
+
+local function tcp_listen(host, port, handler, opts)
+  check_listen(host, port, handler)
+  if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
+  return listen_tcp(host, port, opts and opts.reuseport, handler, "server")
 end
 
 async.tcp = { connect = tcp_connect, listen = tcp_listen }
@@ -654,21 +663,15 @@ end
 -- Each connection's handler starts after the server's handshake; a client that hangs up or
 -- is not speaking TLS ends only its own task, quietly.
 local function tls_listen(host, port, handler, opts)
-  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
-  check_port(port, "listen")
-  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
+  check_listen(host, port, handler)
   opts = tls_opts(opts, 4, "listen", TLS_SERVER)
   if not (opts.cert and opts.key) then argerror(4, "listen", "opts.cert and opts.key expected") end
   local ctx, err, code = core.tls_context(true, opts.cert, opts.key)
   if not ctx then return nil, err, code end
-  if host == "localhost" then host = "127.0.0.1" end
-  local sock
-  sock, err, code = core.listen(host, port, opts.reuseport)
-  if not sock then return nil, err, code end
   local tls_wrap_c = core.tls_wrap
-  return serve(sock, function(s)
+  return listen_tcp(host, port, opts.reuseport, function(s)
     if tls_wrap_c(s, ctx, nil, false, true) then return handler(s) end
-  end, "tls-server:" .. sock:port())
+  end, "tls-server")
 end
 
 async.tls = { connect = tls_connect, wrap = tls_wrap, listen = tls_listen }
