@@ -617,7 +617,8 @@ async.unix = {
 local TLS_CLIENT = { cafile = "string", servername = "string", insecure = "boolean" }
 local TLS_WRAP = { cafile = "string", servername = "string", insecure = "boolean",
                    server = "boolean", cert = "string", key = "string" }
-local TLS_SERVER = { cert = "string", key = "string", reuseport = "boolean" }
+local TLS_SERVER = { cert = "string", key = "string", reuseport = "boolean",
+                     handshake_timeout = "number" }
 
 local function tls_opts(opts, n, fname, known)
   if opts == nil then return {} end
@@ -660,17 +661,21 @@ local function tls_wrap(s, opts)
   return core.tls_wrap(s, ctx, opts.servername, opts.insecure, opts.server)
 end
 
--- Each connection's handler starts after the server's handshake; a client that hangs up or
--- is not speaking TLS ends only its own task, quietly.
+-- Each connection's handler starts after the server's handshake; a client that hangs up, is
+-- not speaking TLS or stays silent past the handshake timeout ends only its own task, quietly.
 local function tls_listen(host, port, handler, opts)
   check_listen(host, port, handler)
   opts = tls_opts(opts, 4, "listen", TLS_SERVER)
   if not (opts.cert and opts.key) then argerror(4, "listen", "opts.cert and opts.key expected") end
+  local limit = opts.handshake_timeout or 60
+  if limit <= 0 then argerror(4, "listen", "opts.handshake_timeout must be positive") end
   local ctx, err, code = core.tls_context(true, opts.cert, opts.key)
   if not ctx then return nil, err, code end
   local tls_wrap_c = core.tls_wrap
   return listen_tcp(host, port, opts.reuseport, function(s)
-    if tls_wrap_c(s, ctx, nil, false, true) then return handler(s) end
+    local ok, r = pcall(timeout, limit, tls_wrap_c, s, ctx, nil, false, true)
+    if not ok and not is_timeout(r) then error(r, 0) end -- a cancellation goes on
+    if ok and r then return handler(s) end
   end, "tls-server")
 end
 

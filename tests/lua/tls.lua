@@ -251,6 +251,24 @@ T.case("the server survives clients that hang up or send garbage in the handshak
   srv:wait()
 end)
 
+T.case("listen: a client silent past opts.handshake_timeout is dropped, the handler never runs", function()
+  local ran, started = false, async.event()
+  local srv = assert(async.tls.listen("127.0.0.1", 0, function() ran = true started:set() end,
+    { cert = CERT, key = KEY, handshake_timeout = 0.2 }))
+  local p = assert(async.tcp.connect("127.0.0.1", srv:port()))
+  T.eq(async.timeout(10, p.read, p, "a"), "", "the server hangs up on the silent client")
+  T.eq(ran, false, "no handler")
+  p:close()
+  local s = assert(async.tls.connect("localhost", srv:port(), CLIENT))
+  async.timeout(10, started.wait, started) -- a real client's handler runs
+  s:close()
+  srv:close()
+  T.raises("bad argument #4 to 'listen' (opts.handshake_timeout must be positive)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT, key = KEY, handshake_timeout = 0 })
+  T.raises("bad argument #4 to 'listen' (opts.handshake_timeout: number expected, got string)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT, key = KEY, handshake_timeout = "1" })
+end)
+
 T.case("STARTTLS with wrap on both sides; written plain text goes out before the switch", function()
   local srv = tcp_server(function(s)
     s:write("220 ready\r\n")
