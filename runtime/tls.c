@@ -202,11 +202,11 @@ enum tls_step tls_handshake(struct tls_conn *c, struct tls_error *e)
         return TLS_DONE;
     }
     int why = t->SSL_get_error(c->ssl, r);
-    long v = t->SSL_get_verify_result(c->ssl);
     if (why == SSL_ERROR_WANT_READ)
         return TLS_WANT_READ;
     if (why == SSL_ERROR_WANT_WRITE)
         return TLS_WANT_WRITE;
+    long v = t->SSL_get_verify_result(c->ssl);
     if (why == SSL_ERROR_SYSCALL && err && !t->ERR_peek_last_error())
         tls_fail(e, err, "TLS handshake: %s", strerror(err));
     else if (v != X509_V_OK)
