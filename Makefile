@@ -39,7 +39,7 @@ ASAN_BIN = build/asan/asyncrun
 DEB_PACKAGES = gcc make pkg-config liblua5.4-dev libev-dev bats bats-assert bats-support \
                lua-cjson python3 valgrind procps groff-base tmux zsh fish curl \
                redis-server socat netcat-openbsd libedit2 dpkg-dev debhelper lintian \
-               libcurl4-openssl-dev
+               libcurl4-openssl-dev libssl-dev openssl
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all asan check check-normal asan-check check-browser browser-deps demo deps clean bench-html-trace \

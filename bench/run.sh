@@ -3,7 +3,7 @@
 # and bench/RESULTS.md written from it.
 #
 # usage: bench/run.sh [FILTER]     FILTER: a grep -E pattern matching whole workload
-#                                  names (w1 w2 w3 w4 w4rss w5 w6 w7 w8), e.g. 'w2|w3'; default all
+#                                  names (w1 w2 w3 w4 w4rss w5 w5s w6 w7 w8), e.g. 'w2|w3'; default all
 # env:   BENCH_QUICK=1   smaller sizes, 3 runs (a few minutes in all)
 #        RUNS            timed runs per row (default 5; 3 in quick mode)
 #        ASYNCRUN        the binary (default build/asyncrun; copied first, so a rebuild
@@ -167,6 +167,11 @@ row w5_node         node     "Node net"                 "$NODE" "$P/w5_tcp_echo/
 row w5_luv          luv      "luv (coroutine per conn)" "$LUA" "$P/w5_tcp_echo/lua_luv.lua" "$W5_C" "$W5_R"
 row w5_cqueues      cqueues  "cqueues sockets"          "$LUA" "$P/w5_tcp_echo/lua_cqueues.lua" "$W5_C" "$W5_R"
 row w5_py_asyncio   py       "asyncio streams"          "$PY" "$P/w5_tcp_echo/py_asyncio.py" "$W5_C" "$W5_R"
+# W5s: W5 over TLS, every row trusting the same self-signed certificate (made at the run)
+W5S_CERT=$OUT/w5s_cert.pem W5S_KEY=$OUT/w5s_key.pem
+row w5s_asyncrun    asyncrun "asyncrun (async.tls)"     "$A" w5s_tls_echo.lua "$W5_C" "$W5_R" "$W5S_CERT" "$W5S_KEY"
+row w5s_node        node     "Node tls"                 "$NODE" "$P/w5s_tls_echo/node.js" "$W5_C" "$W5_R" "$W5S_CERT" "$W5S_KEY"
+row w5s_py_uvloop   uvloop   "uvloop + ssl"             "$PY" "$P/w5s_tls_echo/py_uvloop.py" "$W5_C" "$W5_R" "$W5S_CERT" "$W5S_KEY"
 
 # W6 in both ways of seeing a child exit: pidfds, and the SIGCHLD fallback
 row w6_asyncrun     asyncrun "asyncrun (pidfd)"         "$A" w6_exec.lua "$W6_N" "$W6_J"
@@ -191,6 +196,7 @@ W4_ROWS=(w4_asyncrun w4_node w4_luv w4_cqueues w4_py_asyncio w4_py_uvloop)
 W4RSS_ROWS=()
 for rt in "${W4RSS_RT[@]}"; do W4RSS_ROWS+=("w4rss_${rt}_n" "w4rss_${rt}_0"); done
 W5_ROWS=(w5_asyncrun w5_py_uvloop w5_node w5_luv w5_cqueues w5_py_asyncio)
+W5S_ROWS=(w5s_asyncrun w5s_node w5s_py_uvloop)
 W6_ROWS=(w6_asyncrun w6_asyncrun_sigchld w6_xargs w6_py_asyncio w6_node)
 W7_ROWS=(w7_asyncrun w7_lua_plain w7_node w7_py_asyncio w7_py w7_awk)
 # W8's rows name the ports of the nginx that serve.sh starts once the workload is wanted
@@ -437,6 +443,13 @@ if wanted w3; then log "== W3 switch N=$W3_N"; measure_runs "${W3_ROWS[@]}"; col
 if wanted w4; then log "== W4 timers N=$W4_N"; measure_runs "${W4_ROWS[@]}"; collect "${W4_ROWS[@]}"; fi
 if wanted w4rss; then log "== W4 RSS per sleeping task N=$W4RSS_N"; measure_runs "${W4RSS_ROWS[@]}"; collect "${W4RSS_ROWS[@]}"; fi
 if wanted w5; then log "== W5 TCP echo C=$W5_C R=$W5_R"; measure_runs "${W5_ROWS[@]}"; collect "${W5_ROWS[@]}"; fi
+if wanted w5s; then
+  log "== W5s TLS echo C=$W5_C R=$W5_R"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$W5S_KEY" -out "$W5S_CERT" 2>>"$OUT/w5s_cert.log" ||
+    die "openssl req failed (see $OUT/w5s_cert.log)"
+  measure_runs "${W5S_ROWS[@]}"; collect "${W5S_ROWS[@]}"
+fi
 if wanted w6; then
   log "== W6 exec N=$W6_N J=$W6_J"; measure_runs "${W6_ROWS[@]}"; collect "${W6_ROWS[@]}"
   # asyncrun's own CPU time per child (the rows' cpu includes the children's): median of 3
@@ -600,6 +613,15 @@ if wanted w5; then
   else
     goal W5 "peak RSS ≤ 10 MiB" "≤ 10 MiB" "n/a" "n/a ($(status_of w5_asyncrun))"
   fi
+fi
+
+if wanted w5s; then
+  echo
+  echo "## W5s TLS echo: $(fmt_n "$W5_C") clients × $(fmt_n "$W5_R") round trips of 64 B over TLS (self-signed RSA 2048 certificate), one process, 127.0.0.1"
+  echo
+  workload_table "$((W5_C * W5_R))" "round trips/s" w5s_asyncrun "${W5S_ROWS[@]}"
+  ratio_goal W5s "TLS echo ≤ 0.7 × Node" w5s_asyncrun w5s_node 0.7
+  ratio_goal W5s "TLS echo ≤ 0.7 × uvloop" w5s_asyncrun w5s_py_uvloop 0.7
 fi
 
 if wanted w6; then

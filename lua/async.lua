@@ -526,13 +526,13 @@ end
 
 -- A host name or a path becomes a C string: a zero byte, which C would take for its end,
 -- raises as laux_cstring does for the C functions.
-local function check_cstring(s, n, fname)
-  if s and s:find("\0", 1, true) then argerror(n, fname, "string contains a zero byte", 3) end
+local function check_cstring(s, n, fname, level)
+  if s and s:find("\0", 1, true) then argerror(n, fname, "string contains a zero byte", level or 3) end
 end
 
-local function check_port(port, fname)
+local function check_port(port, fname, level)
   local p, msg = to_integer(port, 0, 65535, "port")
-  if not p then argerror(2, fname, msg, 3) end
+  if not p then argerror(2, fname, msg, level or 3) end
   return p
 end
 
@@ -620,16 +620,27 @@ local function serve(sock, handler, label)
   return server
 end
 
-local function tcp_listen(host, port, handler, opts)
-  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host)) end
-  check_cstring(host, 1, "listen")
-  port = check_port(port, "listen")
-  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1)) end
-  if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
+-- The checks of async.tcp.listen and async.tls.listen; returns the port as a number.
+local function check_listen(host, port, handler)
+  if host ~= nil and type(host) ~= "string" then argerror(1, "listen", "string expected, got " .. type(host), 3) end
+  check_cstring(host, 1, "listen", 4)
+  port = check_port(port, "listen", 4)
+  if type(handler) ~= "function" then argerror(3, "listen", "function expected, got " .. typename(handler, 1), 3) end
+  return port
+end
+
+-- The server of async.tcp.listen and async.tls.listen; its accepting task is named label:PORT.
+local function listen_tcp(host, port, reuseport, handler, label)
   if host == "localhost" then host = "127.0.0.1" end
-  local sock, err, code = core.listen(host, port, opts and opts.reuseport)
+  local sock, err, code = core.listen(host, port, reuseport)
   if not sock then return nil, err, code end
-  return serve(sock, handler, "server:" .. sock:port())
+  return serve(sock, handler, label .. ":" .. sock:port())
+end
+
+local function tcp_listen(host, port, handler, opts)
+  port = check_listen(host, port, handler)
+  if opts ~= nil and type(opts) ~= "table" then argerror(4, "listen", "table expected, got " .. type(opts)) end
+  return listen_tcp(host, port, opts and opts.reuseport, handler, "server")
 end
 
 async.tcp = { connect = tcp_connect, listen = tcp_listen }
@@ -649,6 +660,80 @@ async.unix = {
     return serve(sock, handler, "server:" .. path)
   end,
 }
+
+-- tls: TCP streams under TLS (lua/ltls.c; OpenSSL is loaded by the first call) ------------
+
+local TLS_CLIENT = { cafile = "string", servername = "string", insecure = "boolean" }
+local TLS_WRAP = { cafile = "string", servername = "string", insecure = "boolean",
+                   server = "boolean", cert = "string", key = "string" }
+local TLS_SERVER = { cert = "string", key = "string", reuseport = "boolean",
+                     handshake_timeout = "number" }
+
+local function tls_opts(opts, n, fname, known)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then argerror(n, fname, "table expected, got " .. type(opts), 3) end
+  for k, want in pairs(known) do
+    if opts[k] ~= nil and type(opts[k]) ~= want then
+      argerror(n, fname, ("opts.%s: %s expected, got %s"):format(k, want, type(opts[k])), 3)
+    end
+  end
+  return opts
+end
+
+local function tls_connect(host, port, opts)
+  if type(host) ~= "string" then argerror(1, "connect", "string expected, got " .. typename(host, 1)) end
+  check_cstring(host, 1, "connect")
+  port = check_port(port, "connect")
+  opts = tls_opts(opts, 3, "connect", TLS_CLIENT)
+  local ctx, err, code = core.tls_context(false, opts.cafile)
+  if not ctx then return nil, err, code end
+  local s
+  s, err, code = tcp_connect(host, port)
+  if not s then return nil, err, code end
+  return core.tls_wrap(s, ctx, opts.servername or host, opts.insecure, false)
+end
+
+local function tls_wrap(s, opts)
+  local why = core.tls_check(s)
+  if why then argerror(1, "wrap", why) end
+  opts = tls_opts(opts, 2, "wrap", TLS_WRAP)
+  local ctx, err, code
+  if opts.server then
+    if not (opts.cert and opts.key) then argerror(2, "wrap", "opts.cert and opts.key expected with opts.server") end
+    ctx, err, code = core.tls_context(true, opts.cert, opts.key)
+  else
+    if not (opts.servername or opts.insecure) then
+      argerror(2, "wrap", "opts.servername expected (the name the certificate must carry)")
+    end
+    ctx, err, code = core.tls_context(false, opts.cafile)
+  end
+  if not ctx then return nil, err, code end
+  return core.tls_wrap(s, ctx, opts.servername, opts.insecure, opts.server)
+end
+
+-- Each connection's handler starts after the server's handshake; a client that hangs up, is
+-- not speaking TLS or stays silent past the handshake timeout ends only its own task, quietly.
+local function tls_listen(host, port, handler, opts)
+  port = check_listen(host, port, handler)
+  opts = tls_opts(opts, 4, "listen", TLS_SERVER)
+  if not (opts.cert and opts.key) then argerror(4, "listen", "opts.cert and opts.key expected") end
+  local limit = opts.handshake_timeout or 60
+  if limit <= 0 then argerror(4, "listen", "opts.handshake_timeout must be positive") end
+  local ctx, err, code = core.tls_context(true, opts.cert, opts.key)
+  if not ctx then return nil, err, code end
+  local tls_wrap_c = core.tls_wrap
+  return listen_tcp(host, port, opts.reuseport, function(s)
+    local ok, r = pcall(timeout, limit, tls_wrap_c, s, ctx, nil, false, true)
+    if not ok and not is_timeout(r) then error(r, 0) end -- a cancellation goes on
+    if ok and r then return handler(s) end
+  end, "tls-server")
+end
+
+async.tls = { connect = tls_connect, wrap = tls_wrap, listen = tls_listen }
+do
+  local api = core.api
+  for k, v in pairs(async.tls) do async.tls[k] = api(v) end
+end
 
 -- the C closures in front of the public functions --------------------------------------
 

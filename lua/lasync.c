@@ -64,6 +64,7 @@ static int luaopen_async(lua_State *L)
     lproc_open(L);
     lnet_open(L, core);
     lhttp_open(L);
+    ltls_open(L, core);
     lsignal_open(L);
     lline_open(L, core);
     larg_open(L, core);

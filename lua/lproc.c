@@ -152,6 +152,9 @@ static void lproc_stdio_mode(lua_State *L, int opts, int i, struct lproc_io *io)
         io->mode[i] = IO_STREAM;
         if (io->stream[i]->closed)
             luaL_error(L, "bad argument #2 to 'exec' (opts.%s is a closed stream)", names[i]);
+        if (io->stream[i]->kind == STREAM_TLS)
+            luaL_error(L, "bad argument #2 to 'exec' (opts.%s is a TLS stream: the child would "
+                          "see ciphertext)", names[i]);
     } else if (luaL_testudata(L, -1, LUA_FILEHANDLE)) {
         luaL_Stream *f = lua_touserdata(L, -1);
         io->mode[i] = IO_FILE;

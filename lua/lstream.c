@@ -220,8 +220,8 @@ static int lstream_read_from(lua_State *L, struct stream *s, lua_KContext ctx)
             return laux_failure(L, err, NULL);
         }
         if (r == READ_WAIT) {
-            return laux_wait_io(L, &s->rd, (ctx & READ_RAISE) | (lua_KContext)nfmt << 16 | done,
-                                lstream_read_k);
+            lua_KContext k = (ctx & READ_RAISE) | (lua_KContext)nfmt << 16 | done;
+            return laux_wait_io(L, stream_rd_src(s), k, lstream_read_k);
         }
     }
     return nfmt;
@@ -272,7 +272,7 @@ static int lstream_read_some_k(lua_State *L, int status, lua_KContext ctx)
         if (r == READ_ERROR)
             return laux_failure(L, err, NULL);
         if (r == READ_WAIT) {
-            return laux_wait_io(L, &s->rd, ctx, lstream_read_some_k);
+            return laux_wait_io(L, stream_rd_src(s), ctx, lstream_read_some_k);
         }
     }
     if (s->len == 0) {
@@ -339,7 +339,7 @@ static int lstream_deferred(lua_State *L, struct stream *s)
 static int lstream_wait_room(lua_State *L, struct stream *s, lua_KContext ctx, lua_KFunction k)
 {
     stream_pend(rt_of(L), s);
-    return laux_wait_io(L, &s->wr, ctx, k);
+    return laux_wait_io(L, stream_wr_src(s), ctx, k);
 }
 
 static int lstream_write_k(lua_State *L, int status, lua_KContext ctx);

@@ -19,6 +19,7 @@
 #include "resource.h"
 #include "clock.h"
 #include "signal.h"
+#include "tls.h"
 
 static void stream_shutdown(struct rt *rt, struct resource *r)
 {
@@ -105,7 +106,9 @@ ssize_t stream_fill(struct rt *rt, struct stream *s)
     char *dst = s->buf + s->off + s->len;
     size_t room = s->cap - s->off - s->len;
     do {
-        if (s->kind == STREAM_SOCKET)
+        if (s->kind == STREAM_TLS)
+            n = tls_read(s->tls, dst, room, &s->rd_other);
+        else if (s->kind == STREAM_SOCKET)
             n = recv(s->fd, dst, room, MSG_DONTWAIT);
         else
             n = read(s->fd, dst, room);
@@ -131,7 +134,9 @@ ssize_t stream_send(struct stream *s, const char *p, size_t n)
 {
     ssize_t w;
     do {
-        if (s->kind == STREAM_SOCKET)
+        if (s->kind == STREAM_TLS)
+            w = tls_write(s->tls, p, n, &s->wr_other);
+        else if (s->kind == STREAM_SOCKET)
             w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
         else
             w = write(s->fd, p, n); /* SIGPIPE is ignored: a gone reader is EPIPE */
@@ -208,7 +213,7 @@ void stream_flush_pending(struct rt *rt)
         next = s->pend_next;
         int r = s->wlen ? stream_flush_some(s) : 0;
         if (r == -EAGAIN) {
-            iosrc_watch(rt, &s->wr); /* the loop wakes when there is room, and comes back */
+            iosrc_watch(rt, stream_wr_src(s)); /* the loop wakes when there is room */
             continue;
         }
         stream_unpend(s);
@@ -229,6 +234,8 @@ static void stream_linger_end(struct rt *rt, struct stream *l)
         ev_io_stop(rt->loop, &l->wr.w);
     }
     stream_unpend(l);
+    if (l->tls)
+        tls_close(l->tls); /* close_notify after the rest of the data */
     if (l->owned)
         close(l->fd);
     free(l->wbuf);
@@ -263,6 +270,8 @@ static bool stream_linger(struct rt *rt, struct stream *s)
     l->wbuf = s->wbuf; /* owned: taken from s */
     l->wlen = s->wlen;
     l->wcap = s->wcap;
+    l->tls = s->tls; /* its output goes through TLS too */
+    s->tls = NULL;
     s->wbuf = NULL;
     s->wlen = 0;
     s->owned = false; /* the descriptor is l's now */
@@ -461,6 +470,9 @@ void stream_close(struct rt *rt, struct stream *s)
             rt->std_streams[i] = NULL;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
+    if (s->tls)
+        tls_close(s->tls); /* close_notify, before the fd goes */
+    s->tls = NULL;
     if (s->owned)
         close(s->fd); /* not when its output lingers: the lingering stream closes it */
     resource_remove(rt, &s->res);

@@ -11,7 +11,10 @@ enum stream_kind {
     STREAM_FILE,   /* a regular file: epoll cannot wait on it, I/O never blocks for long */
     STREAM_FD,     /* a pipe or tty whose open file is ours and non-blocking */
     STREAM_SOCKET, /* a socket: MSG_DONTWAIT per call, so a shared one (fd 0-2) works too */
+    STREAM_TLS,    /* a socket of ours under TLS: bytes go through tls (runtime/tls.h) */
 };
+
+struct tls_conn;
 
 enum stream_vbuf { STREAM_VBUF_NO, STREAM_VBUF_LINE, STREAM_VBUF_FULL };
 
@@ -34,7 +37,20 @@ struct stream {
     struct stream *pend_next, **pend_prev; /* in rt->pending_out while wlen > 0, or in
                                               rt->lingering */
     const char *name;         /* static: "tcp", "unix", "pipe", "stdin"... */
+    struct tls_conn *tls;     /* owned: STREAM_TLS's connection */
+    bool rd_other, wr_other;  /* TLS: the last read waits for writability, or the reverse */
 };
+
+/* What a task waits on after stream_fill or stream_send said -EAGAIN: the readiness it asked
+ * for, or the other one when TLS must write to read or read to write. */
+static inline struct iosrc *stream_rd_src(struct stream *s)
+{
+    return s->rd_other ? &s->wr : &s->rd;
+}
+static inline struct iosrc *stream_wr_src(struct stream *s)
+{
+    return s->wr_other ? &s->rd : &s->wr;
+}
 
 void stream_init(struct rt *rt, struct stream *s, int fd, enum stream_kind kind, bool owned,
                  const char *name);
