@@ -62,6 +62,7 @@ static int luaopen_async(lua_State *L)
     lstream_open(L);
     lproc_open(L);
     lnet_open(L, core);
+    ludp_open(L);
     lsignal_open(L);
     lline_open(L, core);
     lua_pushcfunction(L, laux_api_new);

@@ -21,6 +21,7 @@ void lstream_open(lua_State *L);
 int lstream_std(lua_State *L);
 void lproc_open(lua_State *L);
 void lnet_open(lua_State *L, int core);
+void ludp_open(lua_State *L);
 void lsignal_open(lua_State *L);
 void lline_open(lua_State *L, int core);
 /* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */
