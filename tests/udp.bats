@@ -305,3 +305,37 @@ sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' sh "$@"
         error("main fails")'
     stderr_has "main fails"
 }
+
+@test "valgrind finds no leak or error in UDP traffic, a cancelled recv, close waking a recv, shutdown" {
+    command -v valgrind >/dev/null || skip "valgrind is not installed"
+    [[ "$ASYNCRUN" != *asan* ]] || skip "valgrind does not run sanitizer builds"
+    # numeric hosts only: a lookup still running in a resolver thread at exit is glibc's
+    s=$(script <<'EOF2'
+local a <close> = assert(async.udp.bind("127.0.0.1", 0))
+local b = assert(async.udp.bind(nil, 0))
+for i = 1, 10 do assert(a:sendto(("x"):rep(i * 1000), "127.0.0.1", b:port())) end
+for i = 1, 10 do assert(#b:recvfrom() == i * 1000) end
+assert(b:connect("127.0.0.1", a:port()))
+assert(b:send("hi"))
+assert(a:recv() == "hi")
+print(a:sendto(("y"):rep(70000), "localhost", b:port()))
+local t = async.spawn(function() return a:recvfrom() end)
+async.sleep(0)
+t:cancel()
+print(pcall(t.await, t))
+t = async.spawn(function() return b:recv() end)
+async.sleep(0)
+b:close()
+print(t:await())
+local left = assert(async.udp.bind("127.0.0.1", 0))
+async.spawn(function() return left:recvfrom() end)
+async.sleep(0)
+EOF2
+)
+    run -0 valgrind -q --leak-check=full --show-leak-kinds=definite,indirect,possible \
+        --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 "$ASYNCRUN" "$s"
+    assert_line --index 0 "nil	Message too long	90"
+    assert_line --index 1 "false	cancelled"
+    assert_line --index 2 "nil	closed"
+    refute_output --partial "=="
+}
