@@ -225,7 +225,7 @@ static int ludp_connect_to(lua_State *L)
     return 1;
 }
 
-/* [-0, +1, m] pushes a (at LUDP_ADDR), then does op */
+/* [-0, +1|2|3, e y] puts a at LUDP_ADDR, then does op */
 static int ludp_then(lua_State *L, const struct udp_addr *a, lua_KContext op)
 {
     lua_settop(L, LUDP_ADDR - 1);
@@ -289,8 +289,8 @@ static int ludp_send(lua_State *L)
 {
     ludp_check(L);
     luaL_checklstring(L, 2, NULL);
-    lua_settop(L, 2);
-    lua_settop(L, LUDP_ADDR); /* no address */
+    lua_settop(L, 2); /* drop extra arguments: LUDP_ADDR must not be the caller's */
+    lua_settop(L, LUDP_ADDR); /* nil there: the connected peer */
     return ludp_send_k(L, LUA_OK, 0);
 }
 
