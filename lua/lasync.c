@@ -65,6 +65,7 @@ static int luaopen_async(lua_State *L)
     lnet_open(L, core);
     lhttp_open(L);
     ltls_open(L, core);
+    ludp_open(L);
     lsignal_open(L);
     lline_open(L, core);
     larg_open(L, core);

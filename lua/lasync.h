@@ -23,6 +23,7 @@ void lproc_open(lua_State *L);
 void lnet_open(lua_State *L, int core);
 void lhttp_open(lua_State *L);
 void ltls_open(lua_State *L, int core);
+void ludp_open(lua_State *L);
 void lsignal_open(lua_State *L);
 void lline_open(lua_State *L, int core);
 /* [-0, +0, e] replace coroutine.* and os.exit, keeping the originals as upvalues */

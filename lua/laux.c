@@ -208,7 +208,7 @@ int laux_failure(lua_State *L, int err, const char *what)
 
 static const char *const laux_mt_names[MT_COUNT] = {
     "async.Task", "async.FailureGuard", "async.Stream", "async.ParkQueue", "async.Process",
-    "async.Scope", "async.Signal", "async.Server", "async.Queue",
+    "async.Scope", "async.Signal", "async.Server", "async.Queue", "async.UDP",
 };
 
 void laux_adopt_metatable(lua_State *L, enum rt_mt which)

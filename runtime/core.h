@@ -208,7 +208,7 @@ struct timer_heap {
 /* The userdata types, whose metatables are checked by identity (not looked up by name, which
  * costs a string comparison on every method call). */
 enum rt_mt { MT_TASK, MT_FAILURE_GUARD, MT_STREAM, MT_PARK, MT_PROC, MT_SCOPE, MT_SIGNAL, MT_SERVER,
-             MT_QUEUE, MT_COUNT };
+             MT_QUEUE, MT_UDP, MT_COUNT };
 
 #define POOL_MAX 256
 

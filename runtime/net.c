@@ -10,8 +10,7 @@
 
 #include "net.h"
 
-/* The socket address for a numeric host and port, or a Unix path when port < 0. */
-static int net_address(const char *host, int port, bool passive, struct sockaddr_storage *ss,
+int net_address(const char *host, int port, bool passive, struct sockaddr_storage *ss,
                        socklen_t *len)
 {
     memset(ss, 0, sizeof *ss);

@@ -4,7 +4,12 @@
 #define ASYNCRUN_NET_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 
+/* The socket address for a numeric host (IPv4 or IPv6) and port, or a Unix path when
+ * port < 0; -EINVAL when host is not numeric (a name: see resolve.h). */
+int net_address(const char *host, int port, bool passive, struct sockaddr_storage *ss,
+                socklen_t *len);
 /* Starts connecting to a numeric address (IPv4 or IPv6) or, with port < 0, a Unix path:
  * 0 when connected, -EINPROGRESS while it goes on (wait for writability), else -errno. */
 int net_connect(const char *host, int port, int *fd);

@@ -351,7 +351,7 @@ end)
 T.case("argument errors name the function and the argument", function()
   local plain = tcp_server(function() end)
   T.raises("bad argument #1 to 'connect' (string expected, got number)", async.tls.connect, 1, 2)
-  T.raises("bad argument #2 to 'connect' (port out of range)", async.tls.connect, "x", 70000)
+  T.raises("bad argument #2 to 'connect' (port must be 0 to 65535, got 70000)", async.tls.connect, "x", 70000)
   T.raises("bad argument #3 to 'connect' (table expected, got string)", async.tls.connect, "x", 1, "o")
   T.raises("bad argument #3 to 'connect' (opts.cafile: string expected, got number)",
     async.tls.connect, "x", 1, { cafile = 1 })
