@@ -2,10 +2,12 @@
  * the lock, a worker runs getaddrinfo, moves it to the done list and wakes the loop with
  * ev_async_send; the loop thread then wakes the waiting task. While lookups are pending the
  * loop holds a reference, so a task waiting for a name is not taken for a deadlock.
- * The workers are detached: the end of the run never waits for a lookup in progress (a name
- * server that does not answer holds getaddrinfo for its whole timeout). Once the loop is
- * gone, a worker frees the request it finishes, and the last of the two sides to let go of
- * the pool (the loop, the last worker) frees it. */
+ * The end of the run never waits for a lookup in progress (a name server that does not answer
+ * holds getaddrinfo for its whole timeout): such a worker detaches itself. The idle ones are
+ * joined, so that no thread (and no resolver state of glibc's) outlives the run for nothing.
+ * Once the loop is gone, a worker frees the request it finishes, and the last of the two
+ * sides to let go of the pool (the loop, the last worker) frees it. */
+#include <time.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -19,6 +21,9 @@
 struct resolve_pool {
     pthread_mutex_t lock;
     pthread_cond_t work;
+    pthread_cond_t left;      /* a worker ended while the loop closes */
+    pthread_t ended[RESOLVE_THREADS]; /* those workers, for the loop to join */
+    int nended;
     struct resolve_req *queue, *queue_tail, *done;
     struct ev_loop *loop;     /* borrowed: NULL once the loop closed, then workers end */
     int nthreads, idle;       /* workers alive, and those waiting for work */
@@ -31,6 +36,7 @@ static void resolve_pool_free(struct resolve_pool *p)
 {
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->left);
     free(p);
 }
 
@@ -63,6 +69,12 @@ static void *resolve_worker(void *arg)
         ev_async_send(p->loop, &p->wake);
     }
     bool last = --p->nthreads == 0 && p->released;
+    if (p->released) {
+        pthread_detach(pthread_self()); /* a lookup outlived the loop: nobody joins it */
+    } else {
+        p->ended[p->nended++] = pthread_self();
+        pthread_cond_signal(&p->left);
+    }
     pthread_mutex_unlock(&p->lock);
     if (last)
         resolve_pool_free(p);
@@ -104,6 +116,7 @@ static struct resolve_pool *resolve_pool(struct rt *rt)
     p->loop = rt->loop;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->left, NULL);
     ev_async_init(&p->wake, resolve_finished);
     ev_async_start(rt->loop, &p->wake);
     ev_unref(rt->loop); /* referenced only while lookups are pending */
@@ -132,7 +145,6 @@ int resolve_submit(struct rt *rt, struct resolve_req *req)
     pthread_mutex_lock(&p->lock);
     if (p->idle == 0 && p->nthreads < RESOLVE_THREADS
         && pthread_create(&thread, NULL, resolve_worker, p) == 0) {
-        pthread_detach(thread);
         p->nthreads++;
     }
     if (p->nthreads == 0) {
@@ -194,6 +206,13 @@ void resolve_close(struct rt *rt)
     struct resolve_req *queued = p->queue;
     p->queue = p->queue_tail = NULL;
     pthread_cond_broadcast(&p->work);
+    /* the idle workers end now; the busy ones are in getaddrinfo, maybe for long */
+    int busy = p->nthreads - p->idle;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 1;
+    while (p->nthreads > busy && pthread_cond_timedwait(&p->left, &p->lock, &until) == 0)
+        ;
     pthread_mutex_unlock(&p->lock);
     /* hand back what finished; requests whose task is gone are freed */
     resolve_finished(rt->loop, &p->wake, 0);
@@ -212,7 +231,12 @@ void resolve_close(struct rt *rt)
     pthread_mutex_lock(&p->lock);
     p->released = true;
     bool last = p->nthreads == 0;
+    pthread_t ended[RESOLVE_THREADS];
+    int nended = p->nended;
+    memcpy(ended, p->ended, sizeof ended);
     pthread_mutex_unlock(&p->lock);
+    while (nended > 0)
+        pthread_join(ended[--nended], NULL);
     if (last)
         resolve_pool_free(p);
 }
