@@ -4,7 +4,7 @@
 -- the C functions. Runs once at start-up with the module table and the private core.
 local async, core = ...
 
-local spawn, first, shield, timeout = async.spawn, async.first, async.shield, async.timeout
+local spawn, first, shield, timeout = core.spawn, async.first, async.shield, async.timeout
 local park_queue, wait_all, new_scope = core.park_queue, core.wait_all, core.scope
 local is_task, retrieve, finish_seq = core.is_task, core.retrieve, core.finish_seq
 local first_results = core.first_results

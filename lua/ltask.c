@@ -17,7 +17,8 @@ static struct task *ltask_check(lua_State *L, int idx)
     return laux_check_task(L, idx);
 }
 
-/* async.spawn(fn, ...) -> task [-(n), +1, m] */
+/* async.spawn(fn, ...) -> task [-(n), +1, m]; upvalue 1 true for core.spawn, the spawn of
+ * the API's Lua half, whose tasks carry the site of the user's call into the API */
 static int ltask_spawn(lua_State *L)
 {
     struct rt *rt = rt_of(L);
@@ -31,7 +32,9 @@ static int ltask_spawn(lua_State *L)
      * code: the user's calling function (kept; the API's accept loops and readers have the
      * user's listen or capture call) and the line; the file name is looked up only to print */
     t->c_body = c_body;
-    if (where_user_level(L, 1, &ar, true) > 0) {
+    bool from_api = lua_toboolean(L, lua_upvalueindex(1));
+    if (from_api ? where_user_level(L, 1, &ar, true) > 0
+                 : lua_getstack(L, 1, &ar) && lua_getinfo(L, "fl", &ar)) {
         t->spawn_line = ar.currentline;
         lua_setiuservalue(L, -2, UV_TRACE);
     } else if (rt->current) { /* spawned by the API's own task: a handler has its listen call */
@@ -575,6 +578,9 @@ void ltask_open(lua_State *L, int core)
     luaL_setfuncs(L, ltask_functions, 0);
     lua_pushvalue(L, core);
     luaL_setfuncs(L, ltask_core, 0);
+    lua_pushboolean(L, 1);
+    lua_pushcclosure(L, ltask_spawn, 1);
+    lua_setfield(L, -2, "spawn");
     /* the error groups, kept for a task only as long as it lives */
     task_new_weak_keyed(L, ERROR_GROUPS);
     lua_setfield(L, -2, "error_groups");
