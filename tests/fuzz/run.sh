@@ -66,6 +66,7 @@ embed() { # embed SRC NAME HEADER
 }
 embed lua/async.lua async_lua "$gen/async_lua.h"
 make -s build/gen/version.h && cp build/gen/version.h "$gen/version.h" # --version's, from the file VERSION
+make -s build/gen/trace_html_js.h && cp build/gen/trace_html_js.h "$gen/trace_html_js.h" # the html page's script
 embed tests/fuzz/stream_check.lua stream_check_lua "$gen/stream_check_lua.h"
 
 # compiles SRC into OBJ unless OBJ is newer than SRC and every header it included
