@@ -74,6 +74,7 @@ static struct dl_lib http_libcurl = {
 };
 
 static void http_progress(struct rt *rt, struct http_xfer *x);
+static void http_done(struct rt *rt, struct http_xfer *x, CURLcode rc);
 static void http_collect(struct rt *rt);
 
 /* ---- unref'd watchers ---- */
@@ -195,6 +196,17 @@ static size_t http_deliver(struct http_xfer *x, const char *p, size_t n)
     return n;
 }
 
+/* Lets a paused transfer go on, or ends it once its sink has failed. curl does not end a
+ * transfer whose unpausing failed (the chunk it held, handed to a sink that failed meanwhile):
+ * left to curl, its socket would stay unwatched and the connection open for good. */
+static void http_resume(struct rt *rt, struct http_xfer *x)
+{
+    CURLcode rc = x->sink_err ? CURLE_WRITE_ERROR : curl.easy_pause(x->easy, CURLPAUSE_CONT);
+    if (rc != CURLE_OK)
+        http_done(rt, x, rc);
+    http_collect(rt);
+}
+
 /* The sink has room again: flush, then let curl go on (or, once done, finish). */
 static void http_sink_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -204,12 +216,10 @@ static void http_sink_ready(struct ev_loop *loop, ev_io *w, int revents)
     if (http_flush(x) == -EAGAIN)
         return;
     http_unwatch(rt, w);
-    if (x->easy) {
-        curl.easy_pause(x->easy, CURLPAUSE_CONT); /* a sink error fails the next write */
-        http_collect(rt);
-    } else {
+    if (x->easy)
+        http_resume(rt, x);
+    else
         http_progress(rt, x);
-    }
 }
 
 /* The source stream has data: let the upload go on. */
@@ -219,10 +229,8 @@ static void http_source_ready(struct ev_loop *loop, ev_io *w, int revents)
     struct rt *rt = ev_userdata(loop);
     (void)revents;
     http_unwatch(rt, w);
-    if (x->easy) {
-        curl.easy_pause(x->easy, CURLPAUSE_CONT);
-        http_collect(rt);
-    }
+    if (x->easy)
+        http_resume(rt, x);
 }
 
 /* ---- curl's callbacks on a transfer ---- */

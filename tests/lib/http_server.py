@@ -107,8 +107,14 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = handle_any
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 overflows when 32 clients connect at once: the kernel then
+    # drops their handshakes and they wait for retransmissions, for up to a minute
+    request_queue_size = 128
+
+
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.handle_error = lambda *args: None  # clients that give up are part of the tests
     if len(sys.argv) == 4 and sys.argv[1] == "--tls":

@@ -112,4 +112,31 @@ function T.settle()
   for _ = 1, 5 do async.sleep(0) end
 end
 
+local pid
+-- The descriptors this process has open. A blocking io.popen, not async.capture: a spawn of
+-- ours holds its status pipe until the loop sees the child's exec, which a loaded machine
+-- may show to ls; io.popen's own pipe is the same one descriptor every time.
+function T.fds()
+  if not pid then
+    local f <close> = assert(io.open("/proc/self/stat"))
+    pid = f:read("n")
+  end
+  local ls <close> = assert(io.popen("ls /proc/" .. pid .. "/fd"))
+  local n = 0
+  for _ in ls:lines() do n = n + 1 end
+  return n
+end
+
+-- Asserts that the descriptor count comes down to n or below within seconds (5): a socket
+-- closed by a peer, a handler or curl may take a few loop turns on a loaded machine.
+function T.fds_back_to(n, what, seconds)
+  local deadline = async.now() + (seconds or 5)
+  local now = T.fds()
+  while now > n and async.now() < deadline do
+    async.sleep(0.02)
+    now = T.fds()
+  end
+  if now > n then error(string.format("%s: %d descriptors, %d before", what, now, n), 2) end
+end
+
 return T

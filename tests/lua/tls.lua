@@ -29,27 +29,6 @@ local CA, CERT, KEY = dir .. "/ca.pem", dir .. "/localhost.pem", dir .. "/localh
 local SERVER = { cert = CERT, key = KEY }
 local CLIENT = { cafile = CA }
 
-local PID = io.open("/proc/self/stat"):read("n")
-local function fds()
-  local ls = io.popen("ls /proc/" .. PID .. "/fd")
-  local n = 0
-  for _ in ls:lines() do n = n + 1 end
-  ls:close()
-  return n
-end
-
--- Whether the descriptor count comes back to at most n within 5 s: a server's handlers end
--- (and close their sockets) a few loop turns after server:wait() returns, and handlers of
--- the cases before may still be ending when n was taken.
-local function fds_back_to(n)
-  for _ = 1, 250 do
-    local now = fds()
-    if now <= n then return true end
-    async.sleep(0.02)
-  end
-  error(("%d descriptors, %d before"):format(fds(), n), 2)
-end
-
 local function echo_handler(s)
   for l in s:lines() do s:write(l, "\n") end
 end
@@ -207,7 +186,7 @@ T.case("missing and bad CA, certificate and key files: failures naming the file"
 end)
 
 T.case("peers not speaking TLS, hanging up, refusing: failures, nothing left open", function()
-  local before = fds()
+  local before = T.fds()
   local plain = tcp_server(function(s)
     s:write("HTTP/1.0 400 Bad Request\r\n\r\n")
     s:read("a")
@@ -228,7 +207,7 @@ T.case("peers not speaking TLS, hanging up, refusing: failures, nothing left ope
   T.values(T.pack(async.tls.connect("127.0.0.1", port, CLIENT)),
     T.pack(nil, "Connection refused", 111), "nobody listening")
   plain:wait()
-  T.ok(fds_back_to(before), "descriptors after the failures")
+  T.fds_back_to(before, "descriptors after the failures")
 end)
 
 T.case("the server survives clients that hang up or send garbage in the handshake", function()
@@ -304,7 +283,7 @@ end)
 
 T.case("cancelling a handshake or a read frees the socket at once", function()
   collectgarbage()
-  local before = fds()
+  local before = T.fds()
   -- servers whose handlers end when their client's socket goes
   local stuck = tcp_server(function(s) s:read("a") end) -- never answers a ClientHello
   local srv = assert(async.tls.listen("127.0.0.1", 0, function(s) s:read("a") end, SERVER))
@@ -326,7 +305,7 @@ T.case("cancelling a handshake or a read frees the socket at once", function()
   srv:close()
   async.timeout(10, stuck.wait, stuck)
   async.timeout(10, srv.wait, srv)
-  T.ok(fds_back_to(before), "descriptors once the servers' handlers saw their clients go")
+  T.fds_back_to(before, "descriptors once the servers' handlers saw their clients go")
   local plain = tcp_server(function(s) s:read("a") end)
   local s = assert(async.tcp.connect("127.0.0.1", plain:port()))
   local t = async.spawn(async.tls.wrap, s, { servername = "localhost", cafile = CA })
@@ -336,7 +315,7 @@ T.case("cancelling a handshake or a read frees the socket at once", function()
   T.contains(tostring(s), "closed", "a wrap cancelled in its handshake closes the stream")
   plain:close()
   async.timeout(10, plain.wait, plain)
-  T.ok(fds_back_to(before), "descriptors after the cancelled wrap")
+  T.fds_back_to(before, "descriptors after the cancelled wrap")
 end)
 
 T.case("a TLS stream cannot be a child's stdio", function()

@@ -4,21 +4,6 @@
 -- argument errors. Real peers (a Python echo), name lookups and diagnostics: tests/udp.bats.
 local T = require "testlib"
 
-local function pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local id = f:read("n")
-  f:close()
-  return id
-end
-
--- Descriptors open in this process now.
-local function fd_count()
-  local out = assert(async.capture({ "ls", "/proc/" .. pid() .. "/fd" }))
-  local n = 0
-  for _ in out:gmatch("[^\n]+") do n = n + 1 end
-  return n
-end
-
 local function has_ipv6()
   local s = async.udp.bind("::1", 0)
   if s then s:close() end
@@ -224,7 +209,7 @@ T.case("two tasks waiting on one socket each get a datagram", function()
 end)
 
 T.case("cancelling tasks waiting in recvfrom and recv: sockets intact, no descriptor left", function()
-  local before = fd_count()
+  local before = T.fds()
   local socks, tasks = {}, {}
   for i = 1, 20 do
     socks[i] = assert(async.udp.bind("127.0.0.1", 0))
@@ -245,11 +230,11 @@ T.case("cancelling tasks waiting in recvfrom and recv: sockets intact, no descri
   local ok, err = pcall(async.timeout, 0.02, socks[2].recvfrom, socks[2])
   T.ok(not ok and async.is_timeout(err), "a timeout on recvfrom: " .. tostring(err))
   for i = 1, 20 do socks[i]:close() end
-  T.eq(fd_count(), before, "descriptors after")
+  T.eq(T.fds(), before, "descriptors after")
 end)
 
 T.case("a cancelled lookup leaves nothing: bind and sendto on a name, cancelled at once", function()
-  local before = fd_count()
+  local before = T.fds()
   local s <close> = assert(async.udp.bind("127.0.0.1", 0))
   local tasks = {}
   for i = 1, 10 do
@@ -264,9 +249,7 @@ T.case("a cancelled lookup leaves nothing: bind and sendto on a name, cancelled 
   s:close()
   -- a lookup already in getaddrinfo goes on in its worker, which may hold a socket to the
   -- name server until glibc gives up (no name server answers here): wait for that
-  local t0 = async.now()
-  while fd_count() ~= before and async.now() - t0 < 30 do async.sleep(0.05) end
-  T.eq(fd_count(), before, "descriptors after")
+  T.fds_back_to(before, "descriptors after", 30)
 end)
 
 T.case("argument errors name the function and the argument", function()
