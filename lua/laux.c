@@ -6,6 +6,7 @@
 #include "sched.h"
 #include "task.h"
 #include "scope.h"
+#include "resolve.h"
 #include "debug.h"
 #include "where.h"
 
@@ -161,6 +162,33 @@ void laux_resumed(lua_State *L, struct task *t)
     default:
         break;
     }
+}
+
+int laux_lookup(lua_State *L, const char *host, lua_KContext ctx, lua_KFunction k)
+{
+    struct task *t = laux_suspending_task(L);
+    struct resolve_req *req = resolve_new(t, host);
+    if (!req)
+        return luaL_error(L, "not enough memory");
+    t->wait = WAIT_RESOLVE;
+    t->run->on.resolve = req;
+    return laux_suspend(L, t, ctx, k);
+}
+
+struct resolve_req *laux_looked_up(lua_State *L)
+{
+    struct task *t = rt_of(L)->current;
+    struct resolve_req *req = t->run->on.resolve;
+    /* ours unless an interruption abandoned it to the pool (req NULL): it never reached the
+     * pool, or the pool handed it back before an interruption came */
+    if (req && (t->wake == WAKE_NOMEM || t->wake == WAKE_INTERRUPT)) {
+        resolve_free(req);
+        req = NULL;
+    }
+    laux_resumed(L, t); /* raises what interrupted the lookup */
+    if (!req)
+        luaL_error(L, "interrupted");
+    return req;
 }
 
 const char *laux_cstring(lua_State *L, int idx, int arg, const char *what, lua_Integer i)

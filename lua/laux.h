@@ -34,6 +34,14 @@ int laux_wait_io(lua_State *L, struct iosrc *src, lua_KContext ctx, lua_KFunctio
 /* [-0, +0, v] after wake-up: raises Cancelled (or the wake's error) unless woken normally. */
 void laux_resumed(lua_State *L, struct task *t);
 
+/* [-0, +0, e y] suspends the running task while host is looked up off the loop (resolve.h);
+ * k takes the request back with laux_looked_up. */
+int laux_lookup(lua_State *L, const char *host, lua_KContext ctx, lua_KFunction k);
+
+/* [-0, +0, v] in k of laux_lookup: the request, the caller's to free; raises (freeing it)
+ * when the lookup was interrupted. */
+struct resolve_req *laux_looked_up(lua_State *L);
+
 /* [-0, +0, v] raises "attempt to suspend inside a non-yieldable call ..." naming the cause. */
 int laux_noyield_error(lua_State *L);
 /* core.api(fn): wraps an API function written in Lua in a C closure, see laux.c */

@@ -52,19 +52,9 @@ static void lnet_server_describe(struct resource *r, char *buf, size_t size)
 /* [-0, +1|3, e y] continuation of resolve: the request is ours again */
 static int lnet_resolve_k(lua_State *L, int status, lua_KContext ctx)
 {
-    struct task *t = rt_of(L)->current;
-    struct resolve_req *req = t->run->on.resolve;
+    struct resolve_req *req = laux_looked_up(L);
     (void)status;
     (void)ctx;
-    /* ours unless an interruption abandoned it to the pool (req NULL): it never reached the
-     * pool, or the pool handed it back before an interruption came */
-    if (req && (t->wake == WAKE_NOMEM || t->wake == WAKE_INTERRUPT)) {
-        resolve_free(req);
-        req = NULL;
-    }
-    laux_resumed(L, t); /* raises what interrupted the lookup */
-    if (!req)
-        return luaL_error(L, "interrupted");
     if (req->rc != 0) {
         int rc = req->rc;
         resolve_free(req);
@@ -102,13 +92,7 @@ static int lnet_resolve(lua_State *L)
 {
     const char *host = laux_checkcstring(L, 1);
     lua_settop(L, 1);
-    struct task *t = laux_suspending_task(L);
-    struct resolve_req *req = resolve_new(t, host);
-    if (!req)
-        return luaL_error(L, "not enough memory");
-    t->wait = WAIT_RESOLVE;
-    t->run->on.resolve = req;
-    return laux_suspend(L, t, 0, lnet_resolve_k);
+    return laux_lookup(L, host, 0, lnet_resolve_k);
 }
 
 /* [-0, +1|3, e y] continuation of connect: the stream at index 3 waited for writability */

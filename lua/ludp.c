@@ -78,37 +78,12 @@ static int ludp_numeric(const char *host, int port, int family, bool dual, struc
     return net_address(host, port, false, &a->ss, &a->len);
 }
 
-/* [-0, +0, e y] suspends the running task while host is looked up off the loop; k takes
- * the request back with ludp_looked_up */
-static int ludp_lookup(lua_State *L, const char *host, lua_KContext ctx, lua_KFunction k)
-{
-    struct task *t = laux_suspending_task(L);
-    struct resolve_req *req = resolve_new(t, host);
-    if (!req)
-        return luaL_error(L, "not enough memory");
-    t->wait = WAIT_RESOLVE;
-    t->run->on.resolve = req;
-    return laux_suspend(L, t, ctx, k);
-}
-
-/* [-0, +0, v] after a lookup: the request, for the caller to free; raises when the task
- * was cancelled (the pool frees an abandoned request when its lookup ends) */
-static struct resolve_req *ludp_looked_up(lua_State *L)
-{
-    struct task *t = rt_of(L)->current;
-    struct resolve_req *req = t->run->on.resolve;
-    if (t->wake == WAKE_NOMEM)
-        resolve_free(req); /* it never reached the pool */
-    laux_resumed(L, t);
-    return req;
-}
-
 /* [-0, +0|3, v] after a lookup of host: 0 with the first address that a socket of that
  * family can use (0: any family, to bind) in a, with port; else the failure, pushed. */
 static int ludp_resolved(lua_State *L, const char *host, int port, int family, bool dual,
                          struct udp_addr *a)
 {
-    struct resolve_req *req = ludp_looked_up(L);
+    struct resolve_req *req = laux_looked_up(L);
     int rc = req->rc, err = -EAFNOSUPPORT;
     for (struct addrinfo *ai = req->res; ai && err; ai = ai->ai_next) {
         if (ai->ai_addrlen > sizeof a->ss)
@@ -184,7 +159,7 @@ static int ludp_bind(lua_State *L)
     } else {
         err = ludp_numeric(host, port, 0, false, &a);
         if (err == -EINVAL)
-            return ludp_lookup(L, host, 0, ludp_bind_k);
+            return laux_lookup(L, host, 0, ludp_bind_k);
         if (!err)
             err = ludp_start(rt_of(L), u, &a);
     }
@@ -253,7 +228,7 @@ static int ludp_target(lua_State *L, struct udp *u, lua_KContext op)
         return ludp_closed(L);
     int err = ludp_numeric(host, (int)lua_tointeger(L, LUDP_PORT), u->family, u->dual, &a);
     if (err == -EINVAL)
-        return ludp_lookup(L, host, op, ludp_target_k);
+        return laux_lookup(L, host, op, ludp_target_k);
     if (err || (err = udp_fit(&a, u->family, u->dual)))
         return laux_failure(L, -err, host);
     return ludp_then(L, &a, op);

@@ -58,18 +58,60 @@ wait_exit() {
     pid=
 }
 
-# Runs "$@" where the name server (the only one, in a private mount and network namespace
-# of an unprivileged user namespace) takes every query and never answers, getaddrinfo's
-# timeout being 10 s; skips the test where such namespaces cannot be made.
+# Runs "$@" where the name server (the only one, in private user, mount and network
+# namespaces) takes every query and never answers, getaddrinfo giving up after $DNS_TIMEOUT
+# seconds (10); skips the test where such namespaces cannot be made.
 with_silent_dns() {
     command -v unshare > /dev/null && command -v ip > /dev/null && command -v python3 > /dev/null ||
         skip "needs unshare, ip and python3"
     unshare -rmn true 2> /dev/null || skip "cannot make user, mount and network namespaces"
-    printf 'nameserver 127.0.0.1\noptions timeout:10 attempts:1\n' > resolv.conf
-    unshare -rmn sh -c 'ip link set lo up && mount --bind resolv.conf /etc/resolv.conf &&
+    printf 'nameserver 127.0.0.1\noptions timeout:%s attempts:1\n' "${DNS_TIMEOUT:-10}" \
+        > "$BATS_TEST_TMPDIR/resolv.conf"
+    unshare -rmn sh -c 'ip link set lo up && mount --bind "$0" /etc/resolv.conf &&
         exec python3 -c "
 import socket, subprocess, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((\"127.0.0.1\", 53))
-sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' sh "$@"
+sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' "$BATS_TEST_TMPDIR/resolv.conf" "$@"
+}
+
+# For the suites that start peers in the background: a clean environment, the system Python
+# first (a version manager's shim costs a shell start per call), no peers yet.
+peers_setup() {
+    clean_environment
+    if [ -x /usr/bin/python3 ]; then PATH=/usr/bin:$PATH; fi
+    bg=()
+}
+
+# Kills what start_bg started (for teardown).
+kill_bg() {
+    local p
+    for p in "${bg[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+}
+
+# Starts "$@" in the background (stdout to $BATS_TEST_TMPDIR/bg.out, stderr to bg.err);
+# $bgpid is its pid, killed by kill_bg if still running.
+start_bg() {
+    "$@" > "$BATS_TEST_TMPDIR/bg.out" 2> "$BATS_TEST_TMPDIR/bg.err" 3>&- &
+    bgpid=$!
+    bg+=("$bgpid")
+}
+
+# Waits (up to 5 s) until file $1 (default: start_bg's bg.out) holds a first line; prints it.
+# Fails if the background process ends first.
+first_line() {
+    local i f=${1:-$BATS_TEST_TMPDIR/bg.out}
+    for ((i = 0; i < 250; i++)); do
+        if [ -s "$f" ] && [ "$(wc -l < "$f")" -ge 1 ]; then
+            head -1 "$f"
+            return 0
+        fi
+        kill -0 "$bgpid" 2>/dev/null || { echo "the background process ended: $(cat "$BATS_TEST_TMPDIR/bg.err")" >&2; return 1; }
+        sleep 0.02
+    done
+    echo "nothing in $f after 5 s" >&2
+    return 1
 }

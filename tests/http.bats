@@ -8,18 +8,12 @@
 load helpers
 
 setup() {
-    clean_environment
-    if [ -x /usr/bin/python3 ]; then PATH=/usr/bin:$PATH; fi
+    peers_setup
     command -v python3 >/dev/null || skip "python3 is not installed"
-    bg=()
 }
 
 teardown() {
-    local p
-    for p in "${bg[@]}"; do
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
+    kill_bg
     if [ -n "${nginx_dir:-}" ]; then
         sh "$nginx_serve" stop "$nginx_dir"
         rm -rf "$nginx_dir"
@@ -304,21 +298,6 @@ EOF2
         --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=9 "$ASYNCRUN" "$s"
     assert_output --partial "Couldn't connect to server	7"
     refute_output --partial "=="
-}
-
-# Runs "$@" where the only name server takes every query and never answers (getaddrinfo's
-# timeout 10 s), in private user, mount and network namespaces, as tests/failures.bats does
-# for async.resolve; skips where such namespaces cannot be made.
-with_silent_dns() {
-    command -v unshare > /dev/null && command -v ip > /dev/null || skip "needs unshare and ip"
-    unshare -rmn true 2> /dev/null || skip "cannot make user, mount and network namespaces"
-    printf 'nameserver 127.0.0.1\noptions timeout:10 attempts:1\n' > "$BATS_TEST_TMPDIR/resolv.conf"
-    unshare -rmn sh -c 'ip link set lo up && mount --bind "$0" /etc/resolv.conf &&
-        exec python3 -c "
-import socket, subprocess, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((\"127.0.0.1\", 53))
-sys.exit(subprocess.run(sys.argv[1:]).returncode)" "$@"' "$BATS_TEST_TMPDIR/resolv.conf" "$@"
 }
 
 @test "a request cancelled during its name lookup ends at once; the end of the run waits for none" {

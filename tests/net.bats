@@ -8,19 +8,12 @@
 load helpers
 
 setup() {
-    clean_environment
-    # the system Python first: a version manager's shim costs a shell start per call
-    if [ -x /usr/bin/python3 ]; then PATH=/usr/bin:$PATH; fi
+    peers_setup
     command -v python3 >/dev/null || skip "python3 is not installed"
-    bg=()
 }
 
 teardown() {
-    local p
-    for p in "${bg[@]}"; do
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
+    kill_bg
 }
 
 # Skips the test unless command $1 is installed.
@@ -36,28 +29,7 @@ s.bind((sys.argv[1], 0))
 print(s.getsockname()[1])' "${1:-127.0.0.1}"
 }
 
-# Starts "$@" in the background (stdout to $BATS_TEST_TMPDIR/bg.out, stderr to bg.err);
-# $bgpid is its pid, killed by teardown if still running.
-start_bg() {
-    "$@" > "$BATS_TEST_TMPDIR/bg.out" 2> "$BATS_TEST_TMPDIR/bg.err" 3>&- &
-    bgpid=$!
-    bg+=("$bgpid")
-}
 
-# Waits (up to 5 s) until the file $1 holds a first line; prints it.
-first_line_of() {
-    local i
-    for ((i = 0; i < 250; i++)); do
-        if [ -s "$1" ] && [ "$(wc -l < "$1")" -ge 1 ]; then
-            head -1 "$1"
-            return 0
-        fi
-        kill -0 "$bgpid" 2>/dev/null || { echo "the background process ended: $(cat "$BATS_TEST_TMPDIR/bg.err")" >&2; return 1; }
-        sleep 0.02
-    done
-    echo "nothing in $1 after 5 s" >&2
-    return 1
-}
 
 # Waits up to $1 seconds for $bgpid to end; sets $bgstatus; kills it and fails past that.
 wait_bg() {
@@ -111,7 +83,7 @@ EOF
 @test "curl: GETs on one keep-alive connection and a 100 KB POST to an asyncrun HTTP responder" {
     need curl
     start_bg "$ASYNCRUN" "$(http_server)"
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    port=$(first_line)
     run -0 curl -sS --max-time 10 "http://127.0.0.1:$port/one" "http://127.0.0.1:$port/two?x=1"
     assert_output "GET /one 0 1
 GET /two?x=1 0 1"
@@ -137,7 +109,7 @@ GET /two?x=1 0 1"
 @test "nc talks to examples/echo_server.lua; SIGTERM stops it gracefully" {
     need nc netcat-openbsd
     start_bg "$ASYNCRUN" "$BATS_TEST_DIRNAME/../examples/echo_server.lua"
-    line=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    line=$(first_line)
     [[ $line =~ ^listening\ on\ 127\.0\.0\.1\ ([0-9]+)$ ]] || fail "first line: $line"
     port=${BASH_REMATCH[1]}
     run -0 timeout 10 nc 127.0.0.1 "$port" < <(printf 'hello\nworld\nquit\nnot echoed\n')
@@ -155,7 +127,7 @@ world"
 
 @test "Python clients: 20 threads x 2000 lines through examples/echo_server.lua, all echoed" {
     start_bg "$ASYNCRUN" "$BATS_TEST_DIRNAME/../examples/echo_server.lua"
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out" | awk '{ print $4 }')
+    port=$(first_line | awk '{ print $4 }')
     run -0 python3 - "$port" <<'EOF'
 import socket, sys, threading
 port = int(sys.argv[1])
@@ -203,7 +175,7 @@ def serve(c):
 while True:
     c, _ = l.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()'
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    port=$(first_line)
     PORT=$port run -0 --separate-stderr timeout 20 "$ASYNCRUN" -e '
         local port = tonumber(os.getenv("PORT"))
         local function session(n)
@@ -240,7 +212,7 @@ c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); c.cl
 # second: close politely without reading
 c, _ = l.accept(); c.close()
 l.accept()[0].recv(1)'
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    port=$(first_line)
     PORT=$port run -0 --separate-stderr "$ASYNCRUN" -e '
         local port = tonumber(os.getenv("PORT"))
         local function hammer(s)
@@ -273,7 +245,7 @@ l.accept()[0].recv(1)'
     python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null ||
         skip "no IPv6 loopback"
     start_bg "$ASYNCRUN" "$BATS_TEST_DIRNAME/../examples/echo_server.lua" 0 ::1
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out" | awk '{ print $4 }')
+    port=$(first_line | awk '{ print $4 }')
     run -0 python3 -c '
 import socket, sys
 s = socket.create_connection(("::1", int(sys.argv[1])), timeout=10)
@@ -299,7 +271,7 @@ print(got.decode(), end="")' "$port"
         print("ready") io.stdout:flush()
         async.signal("TERM"):wait()
         srv:close()'
-    first_line_of "$BATS_TEST_TMPDIR/bg.out" > /dev/null
+    first_line > /dev/null
     run -0 timeout 10 socat - "UNIX-CONNECT:$sock" < <(printf 'one\ntwo\n')
     assert_output "unix:one
 unix:two"
@@ -365,7 +337,7 @@ except BlockingIOError: pass
 _, w, _ = select.select([], [probe], [], 0.5)
 print(port if not w else "unreliable", flush=True)
 time.sleep(30)'
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    port=$(first_line)
     [ "$port" != unreliable ] || skip "connects to a full backlog complete on this system"
     PORT=$port run -0 --separate-stderr timeout 20 "$ASYNCRUN" -e '
         local t0 = async.now()
@@ -393,7 +365,7 @@ srv:close()
 EOF
 )
     start_bg bash -c 'ulimit -n 64 && exec "$1" "$2"' _ "$ASYNCRUN" "$s"
-    port=$(first_line_of "$BATS_TEST_TMPDIR/bg.out")
+    port=$(first_line)
     run -0 python3 - "$bgpid" "$port" <<'EOF'
 import os, socket, sys, time
 pid, port = int(sys.argv[1]), int(sys.argv[2])

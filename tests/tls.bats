@@ -27,28 +27,15 @@ setup_file() {
 }
 
 setup() {
-    clean_environment
-    if [ -x /usr/bin/python3 ]; then PATH=/usr/bin:$PATH; fi
+    peers_setup
     command -v openssl >/dev/null || skip "openssl is not installed"
     [ -s "$BATS_FILE_TMPDIR/localhost.pem" ] || fail "certificates: $(cat "$BATS_FILE_TMPDIR/certs.log")"
     C=$BATS_FILE_TMPDIR
     export CA=$C/ca.pem CERT=$C/localhost.pem KEY=$C/localhost.key
-    bg=()
 }
 
 teardown() {
-    local p
-    for p in "${bg[@]}"; do
-        kill -KILL "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-}
-
-# Starts "$@" in the background (stdout to bg.out, stderr to bg.err); $bgpid is its pid.
-start_bg() {
-    "$@" > "$BATS_TEST_TMPDIR/bg.out" 2> "$BATS_TEST_TMPDIR/bg.err" 3>&- &
-    bgpid=$!
-    bg+=("$bgpid")
+    kill_bg
 }
 
 # Waits (up to 10 s) for a line of file $1 matching the sed regex $2 with one group; prints
