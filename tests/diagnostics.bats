@@ -445,39 +445,11 @@ print("ok")'
 
 # --- html trace -------------------------------------------------------------------------
 
-# The html page's packed events (see runtime/trace_html.c) decoded back into the events of
-# --trace=json, with t printed as the text trace prints it.
+# The html page's packed events decoded back into the events of --trace=json.
 HTML_DECODE='
-import json, re
-LAST, MORE = "0123456789ABCDEFGHIJKLMNOPQRSTUV", "WXYZabcdefghijklmnopqrstuvwxyz-_"
-def ints(text):
-    out, v = [], 0
-    for c in text[:text.index(".")]:
-        if c in MORE:
-            v = v * 32 + MORE.index(c)
-        elif c in LAST:
-            v = v * 32 + LAST.index(c)
-            out.append(-(v + 1) // 2 if v % 2 else v // 2)
-            v = 0
-    return out + [-1]
-def decode(path):
-    page = open(path, encoding="utf-8").read()
-    block = lambda type, id: re.search(r"<script type=\"%s\" id=\"%s\">(.*?)</script>" % (type, id), page, re.S).group(1)
-    rows, tables = ints(block("text/plain", "events")), json.loads(block("application/json", "tables"))
-    shapes = [s.split(" ") for s in tables["shapes"]]
-    out, i, t = [], 0, 0
-    while rows[i] >= 0:
-        shape = shapes[rows[i]]
-        t += rows[i + 1]
-        e = {"t": "%.6f" % (t / 1e6), "event": shape[0]}
-        for j, kt in enumerate(shape[1:]):
-            k, typ = kt.rsplit(":", 1)
-            v = rows[i + 2 + j]
-            e[k] = tables["strings"][v] if typ == "s" else v / 1e6 if typ == "n" else v
-        out.append(e)
-        i += 1 + len(shape)
-    assert rows[i:] == [-1], rows[i:]
-    return page, out
+import sys
+sys.path.insert(0, "'"$BATS_TEST_DIRNAME"'/lib")
+from html_trace import decode
 '
 
 @test "trace html: one self-contained page with the events embedded once, packed" {
@@ -496,7 +468,7 @@ EOF
     run grep -Ec 'https?://|src=|<link|@import' page.html
     assert_output "0"
     python3 -c "$HTML_DECODE"'
-page, ev = decode("page.html")
+page, ev = open("page.html", encoding="utf-8").read(), decode("page.html")
 assert page.lstrip().lower().startswith("<!doctype html>"), page[:40]
 assert page.rstrip().endswith("</html>"), page[-40:]
 # three scripts (the events, their strings, the renderer), which no string closes early
@@ -525,10 +497,10 @@ EOF
     python3 -c "$HTML_DECODE"'
 import json
 want = [json.loads(l) for l in open("same.json")]
-_, got = decode("same.html")
-key = lambda e: (e["t"] if isinstance(e["t"], str) else "%.6f" % e["t"], e["event"], e.get("task"), e.get("name"), e.get("on"), e.get("at"))
+got = decode("same.html")
+key = lambda e: ("%.6f" % e["t"], e["event"], e.get("task"), e.get("name"), e.get("on"), e.get("at"))
 assert [key(e) for e in got] == [key(e) for e in want], (got, want)
-assert [e["t"] for e in got if e["event"] == "resume" and e["task"] == 2][1:] == ["0.250000", "0.500000", "0.750000"], got
+assert ["%.6f" % e["t"] for e in got if e["event"] == "resume" and e["task"] == 2][1:] == ["0.250000", "0.500000", "0.750000"], got
 print("ok", len(got))'
 }
 

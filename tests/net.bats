@@ -455,15 +455,23 @@ conn 2	fine	nil"
     assert_output --partial "bad argument #2 to 'listen'"
 }
 
-@test "--strict: a server closed and waited for after its client left leaves nothing, its handler looping on lines" {
-    local s
-    s=$(script echo.lua <<'EOF_LUA'
+# A script (file $1) whose server echoes lines and whose client has said hello and read the
+# answer; then the Lua read from stdin.
+echo_script() {
+    script "$1" <<EOF_LUA
 local server = assert(async.tcp.listen("localhost", 0, function(s)
   for line in s:lines("L") do s:write(line) end
 end))
 local c = assert(async.tcp.connect("localhost", server:port()))
 c:write("hello\n")
 print(c:read())
+$(cat)
+EOF_LUA
+}
+
+@test "--strict: a server closed and waited for after its client left leaves nothing, its handler looping on lines" {
+    local s
+    s=$(echo_script echo.lua <<'EOF_LUA'
 c:close()
 server:close()
 server:wait()
@@ -478,13 +486,7 @@ EOF_LUA
 
 @test "--strict: close({cancel = true}) ends handlers whose clients stay; wait() returns once they have" {
     local s
-    s=$(script stay.lua <<'EOF_LUA'
-local server = assert(async.tcp.listen("localhost", 0, function(s)
-  for line in s:lines("L") do s:write(line) end
-end))
-local c = assert(async.tcp.connect("localhost", server:port()))
-c:write("hello\n")
-print(c:read())
+    s=$(echo_script stay.lua <<'EOF_LUA'
 server:close({cancel = true})
 server:wait()
 print(c:read())
@@ -499,15 +501,7 @@ EOF_LUA
 
 @test "--strict: a server left open is listed at the user's listen call; no internal place shows" {
     local s
-    s=$(script leave.lua <<'EOF_LUA'
-local server = assert(async.tcp.listen("localhost", 0, function(s)
-  for line in s:lines("L") do s:write(line) end
-end))
-local c = assert(async.tcp.connect("localhost", server:port()))
-c:write("hello\n")
-print(c:read())
-EOF_LUA
-)
+    s=$(echo_script leave.lua < /dev/null)
     run --separate-stderr timeout 20 "$ASYNCRUN" --strict "$s"
     assert_failure 1
     stderr_has "task 2 (server:"

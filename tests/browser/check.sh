@@ -27,6 +27,7 @@ bin=$(realpath "$1" 2> /dev/null) && [ -x "$bin" ] || {
 }
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+export PYTHONPATH=$root/tests/lib${PYTHONPATH:+:$PYTHONPATH}
 CHROMIUM=${CHROMIUM:-chromium}
 CHROMIUM_TIMEOUT=${CHROMIUM_TIMEOUT:-60}  # seconds for one Chromium run, then it is killed
 RENDER_LIMIT_MS=20000                     # the 10,000-task page must render within this
@@ -145,43 +146,13 @@ shot() {
     errors_checked "$url" "$log" "the screenshot of the $1 page${2:+ at #$2}"
 }
 
-# The checks, in python: the page's packed events decoded (as tests/diagnostics.bats does),
+# The checks, in python: the page's packed events decoded (tests/lib/html_trace.py),
 # and what the page drew read from its dumped DOM. Prints "ok ..." / "not ok ..." / "#" lines.
 cat > "$work/dom.py" << 'EOF'
 import json, re, sys
 from html.parser import HTMLParser
 
-LAST, MORE = "0123456789ABCDEFGHIJKLMNOPQRSTUV", "WXYZabcdefghijklmnopqrstuvwxyz-_"
-def ints(text):
-    """the packed integers of the rows (see runtime/trace_html.c)"""
-    out, v = [], 0
-    for c in text[:text.index(".")]:
-        if c in MORE:
-            v = v * 32 + MORE.index(c)
-        elif c in LAST:
-            v = v * 32 + LAST.index(c)
-            out.append(-(v + 1) // 2 if v % 2 else v // 2)
-            v = 0
-    return out + [-1]
-
-def decode(path):
-    """The events of an html trace, as --trace=json has them (t in seconds)."""
-    page = open(path, encoding="utf-8").read()
-    block = lambda type, id: re.search(r'<script type="%s" id="%s">(.*?)</script>' % (type, id), page, re.S).group(1)
-    rows, tables = ints(block("text/plain", "events")), json.loads(block("application/json", "tables"))
-    shapes = [s.split(" ") for s in tables["shapes"]]
-    out, i, t = [], 0, 0
-    while rows[i] >= 0:
-        shape = shapes[rows[i]]
-        t += rows[i + 1]
-        e = {"t": t / 1e6, "event": shape[0]}
-        for j, kt in enumerate(shape[1:]):
-            k, typ = kt.rsplit(":", 1)
-            v = rows[i + 2 + j]
-            e[k] = tables["strings"][v] if typ == "s" else v / 1e6 if typ == "n" else v
-        out.append(e)
-        i += 1 + len(shape)
-    return out
+from html_trace import decode  # tests/lib
 
 def steps(events, task):
     """[start, end] of each step of a task that ended in a suspension"""

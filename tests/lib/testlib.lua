@@ -112,6 +112,31 @@ function T.settle()
   for _ = 1, 5 do async.sleep(0) end
 end
 
+-- n clients, each from connect() and writing `lines` numbered lines from a task of its own
+-- while it reads them back; waits up to seconds for all. How many came back in order.
+function T.echo_clients(connect, n, lines, seconds)
+  local clients = {}
+  for c = 1, n do
+    clients[c] = async.spawn(function()
+      local s = connect()
+      local writer = async.spawn(function()
+        for i = 1, lines do s:write("client ", c, " line ", i, "\n") end
+        s:flush()
+      end)
+      local good = 0
+      for i = 1, lines do
+        if s:read("l") == "client " .. c .. " line " .. i then good = good + 1 end
+      end
+      writer:await()
+      s:close()
+      return good
+    end)
+  end
+  local total = 0
+  for _, good in ipairs(async.timeout(seconds, async.gather, clients)) do total = total + good end
+  return total
+end
+
 local pid
 -- The descriptors this process has open. A blocking io.popen, not async.capture: a spawn of
 -- ours holds its status pipe until the loop sees the child's exec, which a loaded machine

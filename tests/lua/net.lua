@@ -26,24 +26,7 @@ end
 T.case("echo server: 100 concurrent clients x 50 lines, none lost or mixed up", function()
   local srv = assert(async.tcp.listen("127.0.0.1", 0, echo_handler))
   local port = srv:port()
-  local clients = {}
-  for c = 1, 100 do
-    clients[c] = async.spawn(function()
-      local s = assert(async.tcp.connect("127.0.0.1", port))
-      local writer = async.spawn(function()
-        for i = 1, 50 do s:write("client ", c, " line ", i, "\n") end
-      end)
-      local good = 0
-      for i = 1, 50 do
-        if s:read("l") == "client " .. c .. " line " .. i then good = good + 1 end
-      end
-      writer:await()
-      s:close()
-      return good
-    end)
-  end
-  local total = 0
-  for _, n in ipairs(async.timeout(30, async.gather, clients)) do total = total + n end
+  local total = T.echo_clients(function() return assert(async.tcp.connect("127.0.0.1", port)) end, 100, 50, 30)
   T.eq(total, 5000, "lines echoed back in order")
   srv:close()
   srv:wait()

@@ -62,25 +62,7 @@ end)
 T.case("100 concurrent TLS clients x 20 lines: none lost or mixed up", function()
   local srv = tls_echo_server()
   local port = srv:port()
-  local clients = {}
-  for c = 1, 100 do
-    clients[c] = async.spawn(function()
-      local s = assert(async.tls.connect("localhost", port, CLIENT))
-      local writer = async.spawn(function()
-        for i = 1, 20 do s:write("client ", c, " line ", i, "\n") end
-        s:flush()
-      end)
-      local good = 0
-      for i = 1, 20 do
-        if s:read("l") == "client " .. c .. " line " .. i then good = good + 1 end
-      end
-      writer:await()
-      s:close()
-      return good
-    end)
-  end
-  local total = 0
-  for _, n in ipairs(async.timeout(60, async.gather, clients)) do total = total + n end
+  local total = T.echo_clients(function() return assert(async.tls.connect("localhost", port, CLIENT)) end, 100, 20, 60)
   T.eq(total, 2000, "lines echoed back in order")
   srv:close()
   srv:wait()
