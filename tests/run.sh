@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every suite against one binary: the bats CLI tests, then each Lua test script (a
-# script passes when it exits 0). Writes "passed failed" to RESULTS and fails if any failed.
+# script passes when it exits 0), each line with its time. Writes "passed failed" to RESULTS
+# and fails if any failed.
 # usage: tests/run.sh BINARY RESULTS
 set -u
 bin=$(realpath "$1")
@@ -10,7 +11,7 @@ passed=0 failed=0
 export ASYNCRUN="$bin"
 
 log=$(mktemp)
-bats --tap "$here"/*.bats | tee "$log"
+bats --tap --timing "$here"/*.bats | tee "$log"
 passed=$((passed + $(grep -c '^ok ' "$log")))
 failed=$((failed + $(grep -c '^not ok ' "$log")))
 rm -f "$log"
@@ -18,8 +19,9 @@ rm -f "$log"
 for script in "$here"/lua/*.lua "$here"/regress/*.lua; do
     [ -e "$script" ] || continue
     name=${script#"$here"/}
+    t0=$(date +%s%N)
     if out=$(cd "$here/lua" && LUA_PATH="$here/lib/?.lua;;" timeout 120 "$bin" "$script" 2>&1); then
-        echo "ok lua $name"
+        echo "ok lua $name in $(( ($(date +%s%N) - t0) / 1000000 ))ms"
         passed=$((passed + 1))
     else
         echo "not ok lua $name (exit $?)"
