@@ -65,6 +65,7 @@ struct iosrc {
     struct waitq waiters;
     const char *what;         /* static: "read", "write", "accept", "process" */
     int label;                /* fd or pid, for on=what:label */
+    bool background;          /* watched for no task (iosrc_watch): unref'd */
 };
 
 /* Something shutdown must close if the script did not: streams, servers, processes,
@@ -252,7 +253,8 @@ struct rt {
                                  received: reported at exit (rt_output_error) */
     double drain_until;       /* clock past which a drain blocking the loop gives up, 0: never:
                                  --timeout's expiry, then the grace after it or a signal */
-    double close_until;       /* the same at the end of the run, for streams but stdout/stderr */
+    double close_grace;       /* at the end of the run: how long a drain waits for a stream but
+                                 stdout/stderr that makes no progress, 0: no limit */
     struct stream *lingering; /* owned: closed streams whose output is still going out */
     FILE *trace;              /* NULL when tracing is off */
     bool trace_shared;        /* the trace goes to stdout's or stderr's file: kept in order */

@@ -8,8 +8,20 @@ static void iosrc_stop(struct rt *rt, struct iosrc *src)
 {
     if (!ev_is_active(&src->w))
         return;
+    if (src->background) {
+        ev_ref(rt->loop);
+        src->background = false;
+    }
     ev_io_stop(rt->loop, &src->w);
     rt->io_waits--;
+}
+
+static void iosrc_start(struct rt *rt, struct iosrc *src)
+{
+    if (!ev_is_active(&src->w)) {
+        ev_io_start(rt->loop, &src->w);
+        rt->io_waits++;
+    }
 }
 
 static void iosrc_wake_all(struct rt *rt, struct iosrc *src)
@@ -33,21 +45,28 @@ void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int lab
     src->waiters.head = src->waiters.tail = NULL;
     src->what = what;
     src->label = label;
+    src->background = false;
 }
 
 void iosrc_wait(struct rt *rt, struct task *t)
 {
     struct iosrc *src = t->run->on.io;
     waitq_push(&src->waiters, &t->run->w);
-    iosrc_watch(rt, src);
+    if (src->background) { /* a task waits on it now: it counts */
+        ev_ref(rt->loop);
+        src->background = false;
+    } else {
+        iosrc_start(rt, src);
+    }
 }
 
 void iosrc_watch(struct rt *rt, struct iosrc *src)
 {
-    if (!ev_is_active(&src->w)) {
-        ev_io_start(rt->loop, &src->w);
-        rt->io_waits++;
-    }
+    if (ev_is_active(&src->w))
+        return;
+    iosrc_start(rt, src);
+    ev_unref(rt->loop); /* SPEC §5: asyncrun's own watchers never count as a way to wake a task */
+    src->background = true;
 }
 
 void iosrc_unwait(struct rt *rt, struct task *t)

@@ -7,7 +7,8 @@
 void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int label);
 /* Links t (on.io set) and starts the watcher if it is the first waiter. */
 void iosrc_wait(struct rt *rt, struct task *t);
-/* Starts the watcher with nobody waiting: it stops at the first readiness (the loop wakes). */
+/* Starts the watcher with nobody waiting: it stops at the first readiness (the loop wakes).
+ * Unless a task comes to wait on it, it neither keeps the run alive nor hides a deadlock. */
 void iosrc_watch(struct rt *rt, struct iosrc *src);
 /* Unlinks t; stops the watcher when nobody waits any more. */
 void iosrc_unwait(struct rt *rt, struct task *t);

@@ -83,7 +83,7 @@ void rt_output_error(struct rt *rt, const char *name, int err)
  * run's to report. */
 static void rt_finish_output(struct rt *rt)
 {
-    rt->close_until = clock_now() + RT_GRACE_SECONDS;
+    rt->close_grace = RT_GRACE_SECONDS;
     stream_drain_all(rt);
     for (int fd = 1; fd <= 2; fd++) {
         struct stream *s = rt->std_streams[fd];

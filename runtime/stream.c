@@ -293,12 +293,12 @@ void stream_end_lingering(struct rt *rt)
 }
 
 /* The clock reading past which a drain that blocks the loop gives up on s (0: none). Output
- * for a reader that is there is never dropped, but --timeout, a terminating signal
- * (rt->drain_until) and, for streams other than stdout and stderr, the end of the run
- * (rt->close_until) bound the wait for one that does not read. */
+ * for a reader that reads is never dropped, however slow: --timeout and a terminating signal
+ * (rt->drain_until) bound the wait, and at the end of the run, for streams other than stdout
+ * and stderr, so does a grace without progress (s->quiet_until). */
 static double stream_deadline(const struct rt *rt, const struct stream *s)
 {
-    double a = rt->drain_until, b = s->std ? 0 : rt->close_until;
+    double a = rt->drain_until, b = s->std ? 0 : s->quiet_until;
     return a == 0 ? b : b == 0 || a < b ? a : b;
 }
 
@@ -313,8 +313,11 @@ static size_t stream_drain_pass(struct rt *rt, struct stream **v, int *err, size
     for (size_t i = 0; i < n; i++) {
         if (err[i] != -EAGAIN)
             continue;
+        size_t before = v[i]->wlen;
         if ((err[i] = v[i]->wlen ? stream_flush_some(v[i]) : 0) != -EAGAIN)
             continue;
+        if (rt->close_grace > 0 && (v[i]->quiet_until == 0 || v[i]->wlen < before))
+            v[i]->quiet_until = now + rt->close_grace;
         double until = stream_deadline(rt, v[i]);
         if (until > 0 && now >= until) {
             v[i]->wlen = 0; /* a reader that does not read, and the run must end */

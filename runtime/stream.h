@@ -34,6 +34,8 @@ struct stream {
     char *wbuf;               /* owned: written bytes not yet in the kernel: wbuf[0 .. wlen) */
     size_t wlen, wcap;
     int werr;                 /* errno of a write that failed after s:write returned, or 0 */
+    double quiet_until;       /* at the end of the run: when a drain gives up on this peer
+                                 unless it reads (rt->close_grace) */
     struct stream *pend_next, **pend_prev; /* in rt->pending_out while wlen > 0, or in
                                               rt->lingering */
     const char *name;         /* static: "tcp", "unix", "pipe", "stdin"... */

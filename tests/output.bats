@@ -163,29 +163,60 @@ EOF
     run ! pgrep -f "sleep 313"
 }
 
-@test "output held for a socket peer that never reads is given up after the grace at the end" {
+@test "the end of the run gives a socket peer that never reads the grace, one that reads all it needs" {
+    # two peers: a TCP one that never reads, a Unix one that reads 64 KiB every 0.1 s (3.5 MiB
+    # take it some 5.5 s, past the 5 s grace: the grace counts from its last progress)
     python3 -c '
-import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
-print(s.getsockname()[1], flush=True)
-c, _ = s.accept(); time.sleep(60)' >"$BATS_TEST_TMPDIR/port" &
+import socket, sys, threading, time
+never = socket.socket(); never.bind(("127.0.0.1", 0)); never.listen()
+slow = socket.socket(socket.AF_UNIX); slow.bind(sys.argv[1]); slow.listen()
+def reader():
+    c, _ = slow.accept(); n = 0
+    while True:
+        d = c.recv(65536)
+        if not d: break
+        n += len(d); time.sleep(0.1)
+    print("slow reader got", n, flush=True)
+threading.Thread(target=reader).start()
+print(never.getsockname()[1], flush=True)
+c, _ = never.accept(); time.sleep(60)' "$BATS_TEST_TMPDIR/slow.sock" >"$BATS_TEST_TMPDIR/peer" &
     local peer=$!
-    wait_for_port_file() { for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/port" ] && return; sleep 0.05; done; }
-    wait_for_port_file
+    for _ in $(seq 100); do [ -s "$BATS_TEST_TMPDIR/peer" ] && break; sleep 0.05; done
     script=$(script <<EOF
-local c = assert(async.tcp.connect("127.0.0.1", $(cat "$BATS_TEST_TMPDIR/port")))
-c:setvbuf("full", 1 << 25)
-c:write("a", string.rep("x", (1 << 25) - 1)) -- buffered, more than the kernel takes
+local never = assert(async.tcp.connect("127.0.0.1", $(head -1 "$BATS_TEST_TMPDIR/peer")))
+never:setvbuf("full", 1 << 25)
+never:write("a", string.rep("x", (1 << 25) - 1)) -- buffered, more than the kernel takes
+local slow = assert(async.unix.connect("$BATS_TEST_TMPDIR/slow.sock"))
+slow:setvbuf("full", 1 << 23)
+slow:write(string.rep("y", 3584 * 1024))
 print("main ends")
 EOF
 )
     local t0=$SECONDS
     start "$script"
-    wait_exit 20
+    wait_exit 30
+    for _ in $(seq 100); do [ "$(wc -l < "$BATS_TEST_TMPDIR/peer")" -ge 2 ] && break; sleep 0.05; done
     kill "$peer" 2>/dev/null || true
     assert_equal "$status" 0
     assert_equal "$(cat "$BATS_TEST_TMPDIR/out")" "main ends"
-    [ $((SECONDS - t0)) -lt 15 ] || fail "the run took $((SECONDS - t0)) s"
+    assert_equal "$(sed -n 2p "$BATS_TEST_TMPDIR/peer")" "slow reader got 3670016"
+    [ $((SECONDS - t0)) -lt 20 ] || fail "the run took $((SECONDS - t0)) s"
+}
+
+@test "output held for a peer that never reads hides no deadlock" {
+    script=$(script <<EOF
+local never = async.event()
+local server = assert(async.unix.listen("$BATS_TEST_TMPDIR/sock", function() never:wait() end))
+local c = assert(async.unix.connect("$BATS_TEST_TMPDIR/sock"))
+async.sleep(0.1)
+server:close()
+c:setvbuf("full", 1 << 22)
+c:write(string.rep("x", 4000000)) -- more than the kernel takes: flushed in the background
+never:wait()
+EOF
+)
+    run -3 --separate-stderr timeout 20 "$ASYNCRUN" "$script"
+    stderr_has "asyncrun: deadlock: no task can run and nothing can wake the main task"
 }
 
 @test "--timeout bounds the final drain of stdout to a reader that does not read" {
