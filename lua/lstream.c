@@ -449,7 +449,7 @@ static int lstream_flush(lua_State *L)
     return lstream_flush_k(L, LUA_OK, 0);
 }
 
-/* s:setvbuf(mode [, size]) -> true [-(0|1), +1, v] */
+/* s:setvbuf(mode [, size]) -> true [-(0|1), +1, v] never waits: the output it holds stays */
 static int lstream_setvbuf(lua_State *L)
 {
     static const char *const modes[] = {"no", "line", "full", NULL};
@@ -457,10 +457,8 @@ static int lstream_setvbuf(lua_State *L)
     struct stream *s = lstream_check(L, 1);
     int mode = laux_checkoption(L, 2, NULL, modes);
     lua_Integer size = larg_optinteger(L, 3, 0, 0, (lua_Integer)1 << 30, "size");
-    int r = size > 0 ? stream_drain_or_exit(rt_of(L), s) : 0; /* a new size: an empty buffer */
-    if (r < 0 && !s->werr)
-        s->werr = -r; /* for the next write, flush or close to return */
-    stream_setvbuf(s, values[mode], (size_t)size);
+    if (stream_setvbuf(s, values[mode], (size_t)size) != 0)
+        return luaL_error(L, "not enough memory");
     lua_pushboolean(L, 1);
     return 1;
 }

@@ -445,10 +445,17 @@ void stream_drain_std(struct rt *rt, bool exit_if_gone)
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size)
 {
     if (size > 0 && size != s->wcap) {
-        if (s->wlen > 0)
-            return -EAGAIN;
-        free(s->wbuf);
-        s->wbuf = NULL;
+        if (size < s->wlen) /* never waits for the kernel: keeps what is held */
+            size = s->wlen;
+        if (s->wlen > 0) {
+            char *p = realloc(s->wbuf, size);
+            if (!p)
+                return -ENOMEM;
+            s->wbuf = p;
+        } else {
+            free(s->wbuf);
+            s->wbuf = NULL; /* allocated at the next write */
+        }
         s->wcap = size;
     }
     s->vbuf = (uint8_t)mode;

@@ -91,7 +91,8 @@ void stream_drain_all(struct rt *rt);
 void stream_drain_std(struct rt *rt, bool exit_if_gone);
 /* Frees the lingering streams, dropping what they hold: the loop is closing. */
 void stream_end_lingering(struct rt *rt);
-/* Changes the buffering; size 0 keeps the current size. 0 or -errno (-EAGAIN: flush first). */
+/* Changes the buffering; size 0 keeps the current size, one smaller than what the buffer
+ * holds is made that much. 0 or -ENOMEM. */
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size);
 /* Wakes its waiters, closes the fd if owned, frees the buffers. Idempotent. Output the
  * kernel does not take at once lingers: the loop sends it later (never waiting here). */

@@ -237,3 +237,19 @@ nil	Illegal seek	29"
     assert_output "first
 second"
 }
+
+@test "setvbuf with a new size never waits for a reader, however much the buffer holds" {
+    run -0 --separate-stderr timeout 20 "$ASYNCRUN" -e '
+        local ticks = 0
+        async.spawn(function() while true do async.sleep(0.01) ticks = ticks + 1 end end)
+        local p = assert(async.exec({ "sleep", "30" }, { stdin = "pipe" }))
+        p.stdin:setvbuf("full", 1 << 20)
+        assert(p.stdin:write(string.rep("x", 1 << 20))) -- held: the pipe takes 64 KiB
+        local t0 = async.now()
+        print(p.stdin:setvbuf("full", 4096), async.now() - t0 < 1)
+        local before = ticks
+        async.sleep(0.2)
+        print(ticks > before)
+        p:kill()'
+    assert_output $'true\ttrue\ntrue'
+}
