@@ -227,8 +227,21 @@ void stream_flush_pending(struct rt *rt)
         rt_fflush(rt, stdout);
 }
 
+/* What a drain found on async.stdout/stderr that the script will never receive: a reader
+ * that left makes the status 141 (rt->std_gone), another error is reported at exit. */
+static void stream_note(struct rt *rt, struct stream *s, int err)
+{
+    if (err == -EPIPE && s->std)
+        rt->std_gone = true;
+    else if (err < 0 && err != -ETIMEDOUT && s->std)
+        rt_output_error(rt, s->name, -err);
+}
+
 static void stream_linger_end(struct rt *rt, struct stream *l)
 {
+    for (int i = 0; i < 3; i++)
+        if (rt->std_streams[i] == l)
+            rt->std_streams[i] = NULL;
     if (ev_is_active(&l->wr.w)) {
         ev_ref(rt->loop);
         ev_io_stop(rt->loop, &l->wr.w);
@@ -247,19 +260,25 @@ static void stream_linger_end(struct rt *rt, struct stream *l)
 static void stream_linger_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct stream *l = (struct stream *)((char *)w - offsetof(struct stream, wr.w));
+    struct rt *rt = ev_userdata(loop);
     (void)revents;
-    if (stream_flush_some(l) != -EAGAIN)
-        stream_linger_end(ev_userdata(loop), l);
+    int r = stream_flush_some(l);
+    if (r == -EAGAIN)
+        return;
+    if (r == -EPIPE && l->std)
+        rt_output_gone(rt); /* as for async.stdout open: its reader left */
+    stream_note(rt, l, r);
+    stream_linger_end(rt, l);
 }
 
 /* Hands s's unsent output and its descriptor over to a stream of the runtime's own, which
  * the loop flushes while the run goes on, and the end of the run drains: a close never waits
- * for a slow peer. False without memory. */
-static bool stream_linger(struct rt *rt, struct stream *s)
+ * for a slow peer. The lingering stream, or NULL without memory. */
+static struct stream *stream_linger(struct rt *rt, struct stream *s)
 {
     struct stream *l = malloc(sizeof *l);
     if (!l)
-        return false;
+        return NULL;
     memset(l, 0, sizeof *l);
     l->fd = s->fd;
     l->kind = s->kind;
@@ -283,7 +302,7 @@ static bool stream_linger(struct rt *rt, struct stream *s)
         l->pend_next->pend_prev = &l->pend_next;
     l->pend_prev = &rt->lingering;
     rt->lingering = l;
-    return true;
+    return l;
 }
 
 void stream_end_lingering(struct rt *rt)
@@ -362,7 +381,8 @@ static void stream_drain_set(struct rt *rt, struct stream **v, int *err, size_t 
         break;
     }
     for (size_t i = 0; i < n; i++)
-        stream_unpend(v[i]);
+        if (!v[i]->lingering) /* a lingering one stays listed until it ends */
+            stream_unpend(v[i]);
     if (p != &one)
         free(p);
 }
@@ -372,16 +392,6 @@ int stream_drain(struct rt *rt, struct stream *s)
     int err;
     stream_drain_set(rt, &s, &err, 1);
     return err;
-}
-
-/* What a drain found on async.stdout/stderr that the script will never receive: a reader
- * that left makes the status 141 (rt->std_gone), another error is reported at exit. */
-static void stream_note(struct rt *rt, struct stream *s, int err)
-{
-    if (err == -EPIPE && s->std)
-        rt->std_gone = true;
-    else if (err < 0 && err != -ETIMEDOUT && s->std)
-        rt_output_error(rt, s->name, -err);
 }
 
 void stream_drain_all(struct rt *rt)
@@ -411,10 +421,9 @@ void stream_drain_all(struct rt *rt)
         v[n++] = s;
     stream_drain_set(rt, v, err, n);
     for (size_t i = 0; i < n; i++) {
+        stream_note(rt, v[i], err[i]);
         if (v[i]->lingering)
             stream_linger_end(rt, v[i]);
-        else
-            stream_note(rt, v[i], err[i]);
     }
     free(v);
     free(err);
@@ -466,18 +475,19 @@ void stream_close(struct rt *rt, struct stream *s)
 {
     if (s->closed)
         return;
+    struct stream *l = NULL;
     if (s->wlen > 0) {
         int r = stream_flush_some(s);
-        if (r == -EAGAIN && !(rt->loop_open && stream_linger(rt, s)))
+        if (r == -EAGAIN && !(rt->loop_open && (l = stream_linger(rt, s))))
             s->wlen = 0; /* the loop is gone (or no memory): what the kernel did not take */
         else if (r < 0 && r != -EAGAIN)
             stream_note(rt, s, r);
     }
     stream_unpend(s);
     s->closed = true;
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) /* what print writes next still goes after what l holds */
         if (rt->std_streams[i] == s)
-            rt->std_streams[i] = NULL;
+            rt->std_streams[i] = l;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
     if (s->tls)

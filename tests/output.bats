@@ -348,3 +348,18 @@ async.stderr"
     run -0 grep -B1 '"event":"done","task":1' "$BATS_TEST_TMPDIR/pipe"
     assert_line --index 0 "end"
 }
+
+@test "async.stdout closed while its reader is slow: print still comes after, a reader that leaves is 141" {
+    # the close cannot wait (its timeout expires): the output lingers, still stdout's
+    s=$(script <<'EOF'
+async.stdout:setvbuf("full", 1 << 20)
+async.stdout:write(string.rep("x", 200000), "\n")
+pcall(async.timeout, 0.05, async.stdout.close, async.stdout)
+if arg[1] == "print" then print("END") end
+EOF
+)
+    run -0 bash -c '"$1" "$2" print | { sleep 1; cat; } | tr -s x' _ "$ASYNCRUN" "$s"
+    assert_output $'x\nEND'
+    run -0 bash -c '"$1" "$2" | { sleep 0.3; head -c 10 > /dev/null; }; echo "${PIPESTATUS[0]}"' _ "$ASYNCRUN" "$s"
+    assert_output "141"
+}
