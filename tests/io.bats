@@ -305,7 +305,7 @@ y
 }
 
 @test "signals ignored when asyncrun started stay ignored in its children" {
-    run -0 env --ignore-signal=HUP,PIPE "$ASYNCRUN" -e '
+    run -0 env --default-signal=INT,QUIT,TERM --ignore-signal=HUP,PIPE "$ASYNCRUN" -e '
         local out = async.capture({ "grep", "^SigIgn", "/proc/self/status" })
         local ign = tonumber(out:match("SigIgn:%s*(%x+)"), 16) & ~0x180000000
         print(string.format("%x", ign))'

@@ -15,6 +15,9 @@ if pid == 0:
     fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
     for fd in (0, 1, 2):
         os.dup2(slave, fd)
+    # as a terminal's shell starts it: a background job of a script has these ignored
+    for sig in (signal.SIGINT, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_DFL)
     os.execvp(cmd[0], cmd)
 out, deadline, status = b"", time.monotonic() + 30, None
 
