@@ -48,17 +48,19 @@ static int los_with_sigpipe(lua_State *L)
 #define LOS_IO_WRITE "asyncrun.io.write"
 #define LOS_FILE_WRITE "asyncrun.file.write"
 
-/* [-0, +0, -] after a write through C stdio: an error on stdout or stderr is kept for the
- * report at exit while it is fresh (errno is the failed write's), unless the write returned
- * it to the script (received: the call's first result is nil). A broken pipe is left to
- * rt_check_output, which ends the run with 141. */
-static void los_note_stdio_error(lua_State *L, bool received)
+/* [-0, +0, -] after a write through C stdio: an error it set on stdout or stderr (had: their
+ * error indicators before it) is kept for the report at exit while errno is the failed
+ * write's, unless the write returned it to the script (received: the call's first result is
+ * nil). A reader gone ends the run at once with 141, as SIGPIPE would. */
+static void los_note_stdio_error(lua_State *L, bool received, const bool had[2])
 {
     int err = errno;
     FILE *const files[] = {stdout, stderr};
     static const char *const names[] = {"stdout", "stderr"};
+    if (err == EPIPE)
+        rt_check_output(rt_of(L)); /* does not return when the pipe is broken */
     for (int i = 0; i < 2; i++) {
-        if (!ferror(files[i]) || err == EPIPE)
+        if (!ferror(files[i]) || had[i])
             continue;
         if (!received)
             rt_output_error(rt_of(L), names[i], err ? err : EIO);
@@ -74,10 +76,11 @@ static int los_call_after_streams(lua_State *L, const char *key)
     stream_drain_std(rt_of(L), true);
     lua_getfield(L, LUA_REGISTRYINDEX, key);
     lua_insert(L, 1);
+    bool had[2] = {ferror(stdout) != 0, ferror(stderr) != 0};
     errno = 0;
     lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
     if (ferror(stdout) || ferror(stderr))
-        los_note_stdio_error(L, lua_gettop(L) > 0 && lua_isnil(L, 1));
+        los_note_stdio_error(L, lua_gettop(L) > 0 && lua_isnil(L, 1), had);
     return lua_gettop(L);
 }
 

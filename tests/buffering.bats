@@ -28,14 +28,14 @@ first_line_after() {
 @test "a pipe reader sees what was written while the writer sleeps (write, io.write, print)" {
     for w in 'async.stdout:write("first\n")' 'io.write("first\n")' 'print("first")' \
         'local s <close> = async.stdout async.stdout:write("fir", "st\n")'; do
-        run -0 first_line_after "$w async.sleep(4) async.stdout:write(\"late\n\")"
+        run -0 first_line_after "$w async.sleep(2) async.stdout:write(\"late\n\")"
         assert_output "first 0"
     done
 }
 
 @test "tasks that keep yielding (the loop never sleeps) do not hold another task's output" {
-    run -0 first_line_after 'async.spawn(function() local t = os.clock() while os.clock() - t < 4 do async.sleep(0) end end)
-        async.stdout:write("first\n") async.sleep(4)'
+    run -0 first_line_after 'async.spawn(function() local t = os.clock() while os.clock() - t < 2 do async.sleep(0) end end)
+        async.stdout:write("first\n") async.sleep(2)'
     assert_output "first 0"
 }
 
@@ -50,10 +50,10 @@ first_line_after() {
 
 @test "setvbuf 'no' and 'line' hand the bytes over before write returns" {
     run -0 first_line_after 'async.stdout:setvbuf("no") async.stdout:write("fi", "rst") async.stdout:write("\n")
-        local t = os.clock() while os.clock() - t < 3 do end'
+        local t = os.clock() while os.clock() - t < 2 do end'
     assert_output "first 0"
     run -0 first_line_after 'assert(async.stdout:setvbuf("line") == true) async.stdout:write("first\nsecond")
-        local t = os.clock() while os.clock() - t < 3 do end'
+        local t = os.clock() while os.clock() - t < 2 do end'
     assert_output "first 0"
 }
 

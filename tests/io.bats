@@ -265,14 +265,19 @@ status 141"
     assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
 }
 
-@test "output after the reader left, from a later step or from a task: exit 141 quietly" {
-    for code in 'async.sleep(0.3) print("late")' 'async.sleep(0.3) async.stdout:write("late")' \
-        'async.spawn(function() async.sleep(0.3) for i = 1, 1e5 do io.write(i, "\n") end end) async.sleep(5)'; do
+@test "output after the reader left, from a later step or from a task: exit 141 quietly, at once" {
+    # (the sleeps after the writes: a run that went on would take 20 s)
+    local t0=$SECONDS
+    for code in 'async.sleep(0.3) print("late") async.sleep(5)' \
+        'async.sleep(0.3) async.stdout:write("late") async.sleep(5)' \
+        'async.spawn(function() async.sleep(0.3) for i = 1, 1e5 do io.write(i, "\n") end end) async.sleep(5)' \
+        'async.sleep(0.3) for i = 1, 1e5 do io.write(i, "\n") end io.stderr:write("") async.sleep(5)'; do
         run -0 bash -c '"$1" -e "$2" 2>"$3" | true; echo "status ${PIPESTATUS[0]}"' \
             _ "$ASYNCRUN" "$code" "$BATS_TEST_TMPDIR/err"
         assert_output "status 141"
         assert_equal "$(cat "$BATS_TEST_TMPDIR/err")" ""
     done
+    [ $((SECONDS - t0)) -lt 12 ] || fail "took $((SECONDS - t0)) s"
 }
 
 @test "async.stderr:write into a pipe whose reader left: exit 141" {
