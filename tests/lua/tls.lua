@@ -118,6 +118,33 @@ T.case("a megabyte each way through TLS (partial writes, many records)", functio
   srv:close()
 end)
 
+T.case("a write that timed out leaves the stream sound: later writes arrive intact", function()
+  local go, got = async.event(), async.future()
+  local srv = assert(async.tls.listen("127.0.0.1", 0, function(s)
+    go:wait()
+    local parts, tail = {}, ""
+    repeat
+      parts[#parts + 1] = assert(s:read_some())
+      tail = (tail .. parts[#parts]):sub(-3)
+    until tail == "END"
+    got:set(table.concat(parts))
+  end, SERVER))
+  local s = assert(async.tls.connect("localhost", srv:port(), CLIENT))
+  local ok, e = pcall(async.timeout, 0.5, s.write, s, string.rep("A", 64 << 20))
+  T.eq(not ok and T.kind(e), "timeout", "the big write waited for a reader that does not read")
+  go:set()
+  T.eq(s:write("hello\n"), s, "a short write after it") -- was: Protocol error
+  T.eq(s:write(string.rep("B", 100000), "END"), s, "a long one")
+  T.eq(s:flush(), s, "flush")
+  local data = async.timeout(30, got.await, got)
+  local head, bs = data:match("^(A*)hello\n(B*)END$")
+  T.eq(head ~= nil, true, "some A's, then the later writes whole")
+  T.eq(bs and #bs, 100000, "every B") -- was: the rest of a pending record counted as B's
+  s:close()
+  srv:close()
+  srv:wait()
+end)
+
 T.case("verification: system CAs, host name mismatch, servername, insecure", function()
   local srv = tls_echo_server()
   local port = srv:port()
