@@ -346,8 +346,19 @@ T.case("argument errors name the function and the argument", function()
   T.raises("bad argument #3 to 'connect' (opts.insecure: boolean expected, got string)",
     async.tls.connect, "x", 1, { insecure = "yes" })
   T.raises("bad argument #1 to 'wrap' (stream expected, got nil)", async.tls.wrap, nil)
+  -- a zero byte cut names short in C: "localhost\0.evil.example" was verified as localhost
+  T.raises("bad argument #3 to 'connect' (opts.servername contains a zero byte)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = "localhost\0.evil.example" })
+  T.raises("bad argument #3 to 'connect' (opts.cafile contains a zero byte)",
+    async.tls.connect, "localhost", plain:port(), { cafile = CA .. "\0junk" })
+  T.raises("bad argument #4 to 'listen' (opts.cert contains a zero byte)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT .. "\0junk", key = KEY })
+  T.raises("bad argument #4 to 'listen' (opts.key contains a zero byte)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT, key = KEY .. "\0junk" })
   local s = assert(async.tcp.connect("127.0.0.1", plain:port()))
   T.raises("bad argument #2 to 'wrap' (opts.servername expected", async.tls.wrap, s, {})
+  T.raises("bad argument #2 to 'wrap' (opts.servername contains a zero byte)",
+    async.tls.wrap, s, { servername = "a\0b" })
   T.raises("bad argument #2 to 'wrap' (opts.cert and opts.key expected with opts.server)",
     async.tls.wrap, s, { server = true, cert = CERT })
   s:close()
