@@ -355,10 +355,17 @@ T.case("argument errors name the function and the argument", function()
     async.tls.listen, nil, 0, function() end, { cert = CERT .. "\0junk", key = KEY })
   T.raises("bad argument #4 to 'listen' (opts.key contains a zero byte)",
     async.tls.listen, nil, 0, function() end, { cert = CERT, key = KEY .. "\0junk" })
+  -- SNI carries 1 to 255 bytes: these failed as "Cannot allocate memory"
+  T.raises("bad argument #3 to 'connect' (opts.servername must be 1 to 255 bytes long, got 0)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = "" })
+  T.raises("bad argument #3 to 'connect' (opts.servername must be 1 to 255 bytes long, got 256)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = ("a"):rep(256) })
   local s = assert(async.tcp.connect("127.0.0.1", plain:port()))
   T.raises("bad argument #2 to 'wrap' (opts.servername expected", async.tls.wrap, s, {})
   T.raises("bad argument #2 to 'wrap' (opts.servername contains a zero byte)",
     async.tls.wrap, s, { servername = "a\0b" })
+  T.raises("bad argument #2 to 'wrap' (opts.servername must be 1 to 255 bytes long, got 0)",
+    async.tls.wrap, s, { servername = "" })
   T.raises("bad argument #2 to 'wrap' (opts.cert and opts.key expected with opts.server)",
     async.tls.wrap, s, { server = true, cert = CERT })
   s:close()
