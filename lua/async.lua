@@ -669,13 +669,22 @@ local TLS_WRAP = { cafile = "string", servername = "string", insecure = "boolean
 local TLS_SERVER = { cert = "string", key = "string", reuseport = "boolean",
                      handshake_timeout = "number" }
 
+-- The strings go to C as file and host names: a zero byte would cut them short there (a
+-- servername "localhost\0.evil.example" verified as "localhost"). SNI carries 1 to 255 bytes.
 local function tls_opts(opts, n, fname, known)
   if opts == nil then return {} end
   if type(opts) ~= "table" then argerror(n, fname, "table expected, got " .. type(opts), 3) end
   for k, want in pairs(known) do
-    if opts[k] ~= nil and type(opts[k]) ~= want then
-      argerror(n, fname, ("opts.%s: %s expected, got %s"):format(k, want, type(opts[k])), 3)
+    local v = opts[k]
+    if v ~= nil and type(v) ~= want then
+      argerror(n, fname, ("opts.%s: %s expected, got %s"):format(k, want, type(v)), 3)
+    elseif want == "string" and v and v:find("\0", 1, true) then
+      argerror(n, fname, ("opts.%s contains a zero byte"):format(k), 3)
     end
+  end
+  local name = known.servername and opts.servername
+  if name and (#name == 0 or #name > 255) then
+    argerror(n, fname, "opts.servername must be 1 to 255 bytes long, got " .. #name, 3)
   end
   return opts
 end

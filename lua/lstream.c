@@ -344,6 +344,16 @@ static int lstream_wait_room(lua_State *L, struct stream *s, lua_KContext ctx, l
 
 static int lstream_write_k(lua_State *L, int status, lua_KContext ctx);
 
+/* Whether n bytes go to the kernel straight from the Lua string: bigger than an empty buffer,
+ * they are not copied. Never under TLS: a record OpenSSL could not send whole stays pending,
+ * and its next SSL_write must pass the same bytes again, which a write cancelled or timed
+ * out while waiting would no longer have (the next data would be counted as sent in its
+ * place); from the write buffer they are there until sent. */
+static bool lstream_direct(const struct stream *s, size_t n)
+{
+    return s->kind != STREAM_TLS && s->wlen == 0 && s->wcap > 0 && n >= s->wcap;
+}
+
 /* stack: stream s, data...; ctx = argument index << 40 | offset written in it. An index past
  * the last argument: the flush that "no" and "line" buffering do before write returns. */
 static int lstream_write_from(lua_State *L, struct stream *s, lua_KContext ctx)
@@ -358,8 +368,8 @@ static int lstream_write_from(lua_State *L, struct stream *s, lua_KContext ctx)
         const char *p = lua_tolstring(L, i, &len);
         while (off < len) {
             ssize_t n;
-            if (s->wlen == 0 && len - off >= s->wcap && s->wcap > 0)
-                n = stream_send(s, p + off, len - off); /* bigger than the buffer: no copy */
+            if (lstream_direct(s, len - off))
+                n = stream_send(s, p + off, len - off);
             else if ((n = stream_buffer(s, p + off, len - off)) == 0)
                 n = stream_flush_some(s); /* full: 0 once it is empty again */
             if (n >= 0) {

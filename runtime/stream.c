@@ -3,12 +3,14 @@
  * terminal, ours to make non-blocking), a socket is used with MSG_DONTWAIT, a regular file
  * directly. Nothing ever changes the flags of an inherited descriptor. */
 #include <errno.h>
+#include <linux/sockios.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -237,26 +239,134 @@ static void stream_note(struct rt *rt, struct stream *s, int err)
         rt_output_error(rt, s->name, -err);
 }
 
+/* Reads and drops what is queued on fd, within a bound (never a wait): false once the peer
+ * has hung up or reset, so that nothing more will come. */
+static bool stream_discard_input(int fd)
+{
+    enum { CHUNK = 16384, MAX_CHUNKS = 64 };
+    char scrap[CHUNK];
+    for (int i = 0; i < MAX_CHUNKS; i++) {
+        ssize_t n = recv(fd, scrap, sizeof scrap, MSG_DONTWAIT);
+        if (n < (ssize_t)sizeof scrap)
+            return n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR));
+    }
+    return true;
+}
+
+/* Ends s's TLS connection (close_notify after the rest of the data) and closes its
+ * descriptor if it owns it. A TLS socket first drops the input nobody read: TLS 1.3 session
+ * tickets come unasked, and a client that only writes never reads them; a close with unread
+ * input makes the kernel reset the connection and throw away the output it has not sent. */
+static void stream_release(struct stream *s)
+{
+    if (s->tls)
+        tls_close(s->tls);
+    s->tls = NULL;
+    if (!s->owned)
+        return;
+    if (s->kind == STREAM_TLS)
+        stream_discard_input(s->fd);
+    close(s->fd);
+}
+
+/* Whether fd has output in the kernel that the peer has not acknowledged yet. */
+static bool stream_unacked(int fd)
+{
+    int queued;
+    return ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0;
+}
+
+/* Whether closing s now could lose output: a sound TLS connection whose peer has not
+ * acknowledged all of it yet. Tickets (or anything) the peer sends after the close would
+ * reset the connection and drop the rest, so the socket is kept open until then. */
+static bool stream_wait_ack(const struct stream *s)
+{
+    return s->tls && s->owned && tls_established(s->tls) && stream_unacked(s->fd);
+}
+
+/* A closed stream's descriptor, kept by the runtime while its output goes out. */
+struct stream_lingerer {
+    struct stream s;
+    ev_timer acked; /* TLS: polls until the peer has acknowledged the output */
+    double until;   /* clock_now past which it closes anyway: a peer that never reads */
+};
+static const double STREAM_ACK_WAIT = 30, STREAM_ACK_POLL = 0.05; /* seconds */
+
+static struct stream_lingerer *stream_lingerer_of(struct stream *l)
+{
+    return (struct stream_lingerer *)((char *)l - offsetof(struct stream_lingerer, s));
+}
+
+/* Stops one of a lingering stream's watchers, which were unref'd when started. */
+static void stream_linger_stop(struct rt *rt, ev_io *w)
+{
+    if (ev_is_active(w)) {
+        ev_ref(rt->loop);
+        ev_io_stop(rt->loop, w);
+    }
+}
+
 static void stream_linger_end(struct rt *rt, struct stream *l)
 {
+    struct stream_lingerer *lg = stream_lingerer_of(l);
     for (int i = 0; i < 3; i++)
         if (rt->std_streams[i] == l)
             rt->std_streams[i] = NULL;
-    if (ev_is_active(&l->wr.w)) {
+    stream_linger_stop(rt, &l->wr.w);
+    stream_linger_stop(rt, &l->rd.w);
+    if (ev_is_active(&lg->acked)) {
         ev_ref(rt->loop);
-        ev_io_stop(rt->loop, &l->wr.w);
+        ev_timer_stop(rt->loop, &lg->acked);
     }
     stream_unpend(l);
-    if (l->tls)
-        tls_close(l->tls); /* close_notify after the rest of the data */
-    if (l->owned)
-        close(l->fd);
+    stream_release(l);
     free(l->wbuf);
-    free(l);
+    free(lg);
 }
 
-/* Room for a lingering stream. Its watcher is unref'd: output that no task waits for never
- * keeps the run alive, nor hides a deadlock. */
+/* Input on a lingering TLS socket: dropped; the peer's hang-up ends the wait. */
+static void stream_linger_input(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct stream *l = (struct stream *)((char *)w - offsetof(struct stream, rd.w));
+    (void)revents;
+    if (!stream_discard_input(l->fd))
+        stream_linger_end(ev_userdata(loop), l);
+}
+
+static void stream_linger_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct stream_lingerer *lg =
+        (struct stream_lingerer *)((char *)w - offsetof(struct stream_lingerer, acked));
+    (void)revents;
+    if (!stream_unacked(lg->s.fd) || clock_now() >= lg->until)
+        stream_linger_end(ev_userdata(loop), &lg->s);
+}
+
+/* The lingering stream's output is all in the kernel: it ends, or under TLS sends
+ * close_notify and the end of its output (shutdown) and waits for the acknowledgement. The
+ * watchers are unref'd: output that no task waits for never keeps the run alive, nor hides a
+ * deadlock. */
+static void stream_linger_sent(struct rt *rt, struct stream *l)
+{
+    struct stream_lingerer *lg = stream_lingerer_of(l);
+    stream_linger_stop(rt, &l->wr.w);
+    if (!stream_wait_ack(l)) {
+        stream_linger_end(rt, l);
+        return;
+    }
+    tls_close(l->tls);
+    l->tls = NULL;
+    shutdown(l->fd, SHUT_WR);
+    lg->until = clock_now() + STREAM_ACK_WAIT;
+    ev_io_init(&l->rd.w, stream_linger_input, l->fd, EV_READ);
+    ev_io_start(rt->loop, &l->rd.w);
+    ev_unref(rt->loop);
+    ev_timer_init(&lg->acked, stream_linger_tick, STREAM_ACK_POLL, STREAM_ACK_POLL);
+    ev_timer_start(rt->loop, &lg->acked);
+    ev_unref(rt->loop);
+}
+
+/* Room for a lingering stream. */
 static void stream_linger_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct stream *l = (struct stream *)((char *)w - offsetof(struct stream, wr.w));
@@ -268,18 +378,19 @@ static void stream_linger_ready(struct ev_loop *loop, ev_io *w, int revents)
     if (r == -EPIPE && l->std)
         rt_output_gone(rt); /* as for async.stdout open: its reader left */
     stream_note(rt, l, r);
-    stream_linger_end(rt, l);
+    stream_linger_sent(rt, l);
 }
 
 /* Hands s's unsent output and its descriptor over to a stream of the runtime's own, which
  * the loop flushes while the run goes on, and the end of the run drains: a close never waits
- * for a slow peer. The lingering stream, or NULL without memory. */
+ * for a slow peer. The lingering stream while output is left to send; NULL without memory,
+ * or when only a TLS peer's acknowledgement is waited for (the descriptor is taken then). */
 static struct stream *stream_linger(struct rt *rt, struct stream *s)
 {
-    struct stream *l = malloc(sizeof *l);
-    if (!l)
+    struct stream_lingerer *lg = calloc(1, sizeof *lg);
+    if (!lg)
         return NULL;
-    memset(l, 0, sizeof *l);
+    struct stream *l = &lg->s;
     l->fd = s->fd;
     l->kind = s->kind;
     l->owned = s->owned;
@@ -294,14 +405,18 @@ static struct stream *stream_linger(struct rt *rt, struct stream *s)
     s->wbuf = NULL;
     s->wlen = 0;
     s->owned = false; /* the descriptor is l's now */
-    ev_io_init(&l->wr.w, stream_linger_ready, l->fd, EV_WRITE);
-    ev_io_start(rt->loop, &l->wr.w);
-    ev_unref(rt->loop);
     l->pend_next = rt->lingering;
     if (l->pend_next)
         l->pend_next->pend_prev = &l->pend_next;
     l->pend_prev = &rt->lingering;
     rt->lingering = l;
+    if (l->wlen == 0) { /* TLS output the peer has yet to acknowledge */
+        stream_linger_sent(rt, l); /* may end it at once */
+        return NULL;
+    }
+    ev_io_init(&l->wr.w, stream_linger_ready, l->fd, EV_WRITE);
+    ev_io_start(rt->loop, &l->wr.w);
+    ev_unref(rt->loop);
     return l;
 }
 
@@ -478,11 +593,12 @@ void stream_close(struct rt *rt, struct stream *s)
     struct stream *l = NULL;
     if (s->wlen > 0) {
         int r = stream_flush_some(s);
-        if (r == -EAGAIN && !(rt->loop_open && (l = stream_linger(rt, s))))
-            s->wlen = 0; /* the loop is gone (or no memory): what the kernel did not take */
-        else if (r < 0 && r != -EAGAIN)
+        if (r < 0 && r != -EAGAIN)
             stream_note(rt, s, r);
     }
+    /* output the kernel did not take, or that a TLS peer has yet to acknowledge, lingers */
+    if ((s->wlen > 0 || stream_wait_ack(s)) && !(rt->loop_open && (l = stream_linger(rt, s))))
+        s->wlen = 0; /* the loop is gone, no memory, or only TLS's acknowledgement to wait */
     stream_unpend(s);
     s->closed = true;
     for (int i = 0; i < 3; i++) /* what print writes next still goes after what l holds */
@@ -490,11 +606,7 @@ void stream_close(struct rt *rt, struct stream *s)
             rt->std_streams[i] = l;
     iosrc_release(rt, &s->rd);
     iosrc_release(rt, &s->wr);
-    if (s->tls)
-        tls_close(s->tls); /* close_notify, before the fd goes */
-    s->tls = NULL;
-    if (s->owned)
-        close(s->fd); /* not when its output lingers: the lingering stream closes it */
+    stream_release(s); /* not the fd when its output lingers: the lingering stream has it */
     resource_remove(rt, &s->res);
     if (s->buf)
         alloc_lua(&rt->alloc, s->buf, s->cap, 0);

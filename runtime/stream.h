@@ -24,7 +24,8 @@ struct stream {
     uint8_t kind;
     bool closed, eof, owned;
     bool std;                 /* async.stdout/stderr: a gone reader ends the run (status 141) */
-    bool lingering;           /* closed by the script; the runtime's, until its output is out */
+    bool lingering;           /* closed by the script; the runtime's, until its output is out
+                                 (under TLS: until the peer has acknowledged it) */
     struct iosrc rd, wr;
     uint8_t vbuf;             /* STREAM_VBUF_*: when s:write hands its buffer to the kernel */
     char *buf;                /* owned, from the Lua allocator (--memlimit counts it): unread
@@ -95,7 +96,8 @@ void stream_end_lingering(struct rt *rt);
  * holds is made that much. 0 or -ENOMEM. */
 int stream_setvbuf(struct stream *s, enum stream_vbuf mode, size_t size);
 /* Wakes its waiters, closes the fd if owned, frees the buffers. Idempotent. Output the
- * kernel does not take at once lingers: the loop sends it later (never waiting here). */
+ * kernel does not take at once lingers: the loop sends it later (never waiting here); a TLS
+ * socket also lingers until the peer has acknowledged its output, or 30 s have passed. */
 void stream_close(struct rt *rt, struct stream *s);
 /* Opens fd 0-2 as a stream without changing the flags of the shared open file. */
 int stream_open_std(struct rt *rt, struct stream *s, int fd);

@@ -282,6 +282,11 @@ ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, bool *other)
     return r > 0 ? r : tls_result(c, r, errno, false, other);
 }
 
+bool tls_established(const struct tls_conn *c)
+{
+    return c->ready && !c->broken;
+}
+
 void tls_close(struct tls_conn *c)
 {
     const struct tls *t = c->t;

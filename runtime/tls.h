@@ -48,6 +48,9 @@ enum tls_step tls_handshake(struct tls_conn *c, struct tls_error *e);
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n, bool *other);
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n, bool *other);
 
+/* Whether the handshake is done and no fatal error came since. */
+bool tls_established(const struct tls_conn *c);
+
 /* Sends close_notify when the connection is sound (without waiting for the peer's) and
  * frees c; the fd stays open. */
 void tls_close(struct tls_conn *c);

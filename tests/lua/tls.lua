@@ -118,6 +118,53 @@ T.case("a megabyte each way through TLS (partial writes, many records)", functio
   srv:close()
 end)
 
+T.case("a write that timed out leaves the stream sound: later writes arrive intact", function()
+  local go, got = async.event(), async.future()
+  local srv = assert(async.tls.listen("127.0.0.1", 0, function(s)
+    go:wait()
+    local parts, tail = {}, ""
+    repeat
+      parts[#parts + 1] = assert(s:read_some())
+      tail = (tail .. parts[#parts]):sub(-3)
+    until tail == "END"
+    got:set(table.concat(parts))
+  end, SERVER))
+  local s = assert(async.tls.connect("localhost", srv:port(), CLIENT))
+  local ok, e = pcall(async.timeout, 0.5, s.write, s, string.rep("A", 64 << 20))
+  T.eq(not ok and T.kind(e), "timeout", "the big write waited for a reader that does not read")
+  go:set()
+  T.eq(s:write("hello\n"), s, "a short write after it") -- was: Protocol error
+  T.eq(s:write(string.rep("B", 100000), "END"), s, "a long one")
+  T.eq(s:flush(), s, "flush")
+  local data = async.timeout(30, got.await, got)
+  local head, bs = data:match("^(A*)hello\n(B*)END$")
+  T.eq(head ~= nil, true, "some A's, then the later writes whole")
+  T.eq(bs and #bs, 100000, "every B") -- was: the rest of a pending record counted as B's
+  s:close()
+  srv:close()
+  srv:wait()
+end)
+
+T.case("a client that writes and closes without reading: the server gets every byte", function()
+  -- the server's TLS 1.3 session tickets, unread, made the client's close reset the connection
+  local got = async.future()
+  local srv = assert(async.tls.listen("127.0.0.1", 0, function(s)
+    async.sleep(0.5) -- the client has closed: its output waits in the kernel, or lingers
+    local n, d, err = 0, s:read_some()
+    while d do
+      n = n + #d
+      d, err = s:read_some()
+    end
+    got:set(err or n) -- was: 114688, then a reset
+  end, SERVER))
+  local s = assert(async.tls.connect("localhost", srv:port(), CLIENT))
+  T.eq(s:write(string.rep("x", 1000000)), s, "write")
+  T.eq(s:close(), true, "close")
+  T.eq(async.timeout(30, got.await, got), 1000000, "bytes the server read")
+  srv:close()
+  srv:wait()
+end)
+
 T.case("verification: system CAs, host name mismatch, servername, insecure", function()
   local srv = tls_echo_server()
   local port = srv:port()
@@ -319,8 +366,26 @@ T.case("argument errors name the function and the argument", function()
   T.raises("bad argument #3 to 'connect' (opts.insecure: boolean expected, got string)",
     async.tls.connect, "x", 1, { insecure = "yes" })
   T.raises("bad argument #1 to 'wrap' (stream expected, got nil)", async.tls.wrap, nil)
+  -- a zero byte cut names short in C: "localhost\0.evil.example" was verified as localhost
+  T.raises("bad argument #3 to 'connect' (opts.servername contains a zero byte)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = "localhost\0.evil.example" })
+  T.raises("bad argument #3 to 'connect' (opts.cafile contains a zero byte)",
+    async.tls.connect, "localhost", plain:port(), { cafile = CA .. "\0junk" })
+  T.raises("bad argument #4 to 'listen' (opts.cert contains a zero byte)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT .. "\0junk", key = KEY })
+  T.raises("bad argument #4 to 'listen' (opts.key contains a zero byte)",
+    async.tls.listen, nil, 0, function() end, { cert = CERT, key = KEY .. "\0junk" })
+  -- SNI carries 1 to 255 bytes: these failed as "Cannot allocate memory"
+  T.raises("bad argument #3 to 'connect' (opts.servername must be 1 to 255 bytes long, got 0)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = "" })
+  T.raises("bad argument #3 to 'connect' (opts.servername must be 1 to 255 bytes long, got 256)",
+    async.tls.connect, "127.0.0.1", plain:port(), { cafile = CA, servername = ("a"):rep(256) })
   local s = assert(async.tcp.connect("127.0.0.1", plain:port()))
   T.raises("bad argument #2 to 'wrap' (opts.servername expected", async.tls.wrap, s, {})
+  T.raises("bad argument #2 to 'wrap' (opts.servername contains a zero byte)",
+    async.tls.wrap, s, { servername = "a\0b" })
+  T.raises("bad argument #2 to 'wrap' (opts.servername must be 1 to 255 bytes long, got 0)",
+    async.tls.wrap, s, { servername = "" })
   T.raises("bad argument #2 to 'wrap' (opts.cert and opts.key expected with opts.server)",
     async.tls.wrap, s, { server = true, cert = CERT })
   s:close()
