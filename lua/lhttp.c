@@ -1,7 +1,7 @@
 /* async.http: request, get and post on libcurl (runtime/http.c), which is opened on the first
  * call. The arguments are checked in full before anything is taken, so that a bad one raises
- * with nothing to release; the request is a userdata on the task's stack (slot 2), anchored
- * in the registry while in flight, and the task waits on it as WAIT_HTTP. */
+ * with nothing to release; the request is a userdata on the task's stack (LHTTP_XFER),
+ * anchored in the registry while in flight, and the task waits on it as WAIT_HTTP. */
 #include <errno.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -17,13 +17,21 @@
 
 #define HTTP_MAX_REDIRS 20
 
+/* The request's stack, from lhttp_start to the continuation: opts, then what lhttp_parse
+ * leaves. The option values stay in their slots while C pointers into them are used: opts
+ * is the caller's table, whose __index may hand out a string nothing else holds. */
+enum {
+    LHTTP_OPTS = 1, LHTTP_URL, LHTTP_METHOD, LHTTP_CAFILE, LHTTP_BODY, LHTTP_OUTPUT,
+    LHTTP_HEADERS, LHTTP_XFER,
+};
+
 /* Where opts is, for the messages: "bad argument #2 to 'get' (opts.timeout ...)". */
 struct lhttp_call {
     const char *fname;
     int arg;
 };
 
-/* A request's arguments as checked, pointing into the opts table (slot 1). */
+/* A request's arguments as checked, pointing into the values lhttp_parse leaves on the stack. */
 struct lhttp_req {
     const char *url, *method;
     int body_type, output_type; /* 0 none, or the HTTP_FROM_* / HTTP_TO_* kind */
@@ -116,12 +124,12 @@ static void lhttp_headers(lua_State *L, const struct lhttp_call *c, struct lhttp
     r->o.headers = lines;
 }
 
-/* [-0, +3, v] checks opts (slot 1); leaves the body, the output and the header lines (or
- * nil) in slots 2-4 */
+/* [-0, +6, v] checks opts (LHTTP_OPTS); leaves url, method, cafile, the body, the output and
+ * the header lines (or nil) in LHTTP_URL .. LHTTP_HEADERS */
 static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_req *r)
 {
     memset(r, 0, sizeof *r);
-    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    for (lua_pushnil(L); lua_next(L, LHTTP_OPTS); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             lhttp_argerror(L, c, "options are named by strings");
         int i = 0;
@@ -130,34 +138,36 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
         if (!lhttp_options[i])
             lhttp_argerror(L, c, "opts.%s is not an option", lua_tostring(L, -2));
     }
-    if (lua_getfield(L, 1, "url") != LUA_TSTRING)
+    if (lua_getfield(L, LHTTP_OPTS, "url") != LUA_TSTRING) /* LHTTP_URL */
         lhttp_argerror(L, c, "opts.url must be a string");
-    r->url = laux_cstring(L, -1, c->arg, "opts.url", 0);
-    lua_pop(L, 1);
-    int t = lua_getfield(L, 1, "method");
-    r->method = t == LUA_TNIL ? "GET" : lua_tostring(L, -1);
+    r->url = laux_cstring(L, LHTTP_URL, c->arg, "opts.url", 0);
+    int t = lua_getfield(L, LHTTP_OPTS, "method"); /* LHTTP_METHOD */
     if (t != LUA_TNIL && t != LUA_TSTRING)
         lhttp_argerror(L, c, "opts.method must be a string");
+    r->method = t == LUA_TNIL ? "GET" : lua_tostring(L, LHTTP_METHOD);
     size_t n = strlen(r->method);
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)r->method[i]) && r->method[i] != '-' && r->method[i] != '_')
             n = 0;
     if (n == 0 || n >= sizeof ((struct http_xfer *)0)->method)
         lhttp_argerror(L, c, "opts.method: invalid method '%s'", r->method);
-    lua_pop(L, 1);
-    t = lua_getfield(L, 1, "stream");
+    t = lua_getfield(L, LHTTP_OPTS, "cafile"); /* LHTTP_CAFILE */
+    if (t != LUA_TNIL && t != LUA_TSTRING)
+        lhttp_argerror(L, c, "opts.cafile must be a string");
+    r->o.cafile = laux_cstring(L, LHTTP_CAFILE, c->arg, "opts.cafile", 0);
+    t = lua_getfield(L, LHTTP_OPTS, "stream");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         lhttp_argerror(L, c, "opts.stream must be a boolean");
     r->streamed = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    t = lua_getfield(L, 1, "timeout"); /* a number as Lua takes it: "5" is 5 */
+    t = lua_getfield(L, LHTTP_OPTS, "timeout"); /* a number as Lua takes it: "5" is 5 */
     if (t != LUA_TNIL && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0)))
         lhttp_argerror(L, c, "opts.timeout must be a positive number of seconds");
     r->o.timeout = lua_tonumber(L, -1);
     lua_pop(L, 1);
     int isint;
     lua_Integer redirs;
-    t = lua_getfield(L, 1, "follow");
+    t = lua_getfield(L, LHTTP_OPTS, "follow");
     r->o.max_redirs = HTTP_MAX_REDIRS;
     if (t == LUA_TBOOLEAN)
         r->o.max_redirs = lua_toboolean(L, -1) ? HTTP_MAX_REDIRS : 0;
@@ -167,23 +177,18 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
     else if (t != LUA_TNIL)
         lhttp_argerror(L, c, "opts.follow must be a boolean or a number of redirects");
     lua_pop(L, 1);
-    t = lua_getfield(L, 1, "cafile");
-    if (t != LUA_TNIL && t != LUA_TSTRING)
-        lhttp_argerror(L, c, "opts.cafile must be a string");
-    r->o.cafile = laux_cstring(L, -1, c->arg, "opts.cafile", 0);
-    lua_pop(L, 1);
-    t = lua_getfield(L, 1, "insecure");
+    t = lua_getfield(L, LHTTP_OPTS, "insecure");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         lhttp_argerror(L, c, "opts.insecure must be a boolean");
     r->o.insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "body") != LUA_TNIL) /* slot 2 */
+    if (lua_getfield(L, LHTTP_OPTS, "body") != LUA_TNIL) /* LHTTP_BODY */
         r->body_type = lhttp_io_kind(L, c, "body", true);
-    if (lua_getfield(L, 1, "output") != LUA_TNIL) /* slot 3 */
+    if (lua_getfield(L, LHTTP_OPTS, "output") != LUA_TNIL) /* LHTTP_OUTPUT */
         r->output_type = lhttp_io_kind(L, c, "output", false);
     if (r->output_type && r->streamed)
         lhttp_argerror(L, c, "opts.output and opts.stream exclude each other");
-    t = lua_getfield(L, 1, "headers"); /* slot 4 */
+    t = lua_getfield(L, LHTTP_OPTS, "headers"); /* LHTTP_HEADERS */
     if (t == LUA_TTABLE)
         lhttp_headers(L, c, r);
     else if (t != LUA_TNIL)
@@ -255,12 +260,12 @@ static void lhttp_push_headers(lua_State *L, const struct http_buf *head)
     }
 }
 
-/* [-0, +1|3, e y] continuation: the request (slot 5) ended, or its headers are in (stream) */
+/* [-0, +1|3, e y] continuation: the request (LHTTP_XFER) ended, or its headers are in (stream) */
 static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
 {
     struct rt *rt = rt_of(L);
     struct task *t = rt->current;
-    struct http_xfer *x = lua_touserdata(L, 5);
+    struct http_xfer *x = lua_touserdata(L, LHTTP_XFER);
     (void)status;
     (void)ctx;
     if (t->wake != WAKE_OK) {
@@ -296,34 +301,34 @@ static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
     return 1;
 }
 
-/* [-?, +1|3, e y] the request described by the table in slot 1 */
+/* [-?, +1|3, e y] the request described by the table in LHTTP_OPTS */
 static int lhttp_start(lua_State *L, const struct lhttp_call *c)
 {
     struct rt *rt = rt_of(L);
     struct lhttp_req r;
     char err[512];
-    lua_settop(L, 1);
+    lua_settop(L, LHTTP_OPTS);
     lhttp_parse(L, c, &r);
-    lua_settop(L, 4);
+    lua_settop(L, LHTTP_HEADERS);
     if (http_open(rt, err, sizeof err) != 0) {
         lua_pushstring(L, err);
         return lua_error(L);
     }
     struct task *t = laux_suspending_task(L);
     if (r.body_type == HTTP_FROM_STRING) {
-        r.o.body = lua_tolstring(L, 2, &r.o.body_len);
+        r.o.body = lua_tolstring(L, LHTTP_BODY, &r.o.body_len);
     } else if (r.body_type == HTTP_FROM_FILE) {
-        r.o.body_size = lhttp_file_left(((luaL_Stream *)lua_touserdata(L, 2))->f);
+        r.o.body_size = lhttp_file_left(((luaL_Stream *)lua_touserdata(L, LHTTP_BODY))->f);
     } else {
         r.o.body_size = -1;
     }
-    struct http_xfer *x = lua_newuserdatauv(L, sizeof *x, 2); /* slot 5 */
+    struct http_xfer *x = lua_newuserdatauv(L, sizeof *x, 2); /* LHTTP_XFER */
     http_init(rt, x);
-    lua_pushvalue(L, 2);
-    lua_setiuservalue(L, 5, 1);
-    lua_pushvalue(L, 3);
-    lua_setiuservalue(L, 5, 2);
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, LHTTP_BODY);
+    lua_setiuservalue(L, LHTTP_XFER, 1);
+    lua_pushvalue(L, LHTTP_OUTPUT);
+    lua_setiuservalue(L, LHTTP_XFER, 2);
+    lua_pushvalue(L, LHTTP_XFER);
     x->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     /* nothing below raises: what is taken is released on every path */
     snprintf(x->method, sizeof x->method, "%s", r.method);
@@ -331,13 +336,13 @@ static int lhttp_start(lua_State *L, const struct lhttp_call *c)
     x->sink = (uint8_t)(r.streamed ? HTTP_TO_PIPE : r.output_type ? r.output_type : HTTP_TO_MEMORY);
     x->streamed = r.streamed;
     if (x->source == HTTP_FROM_FILE)
-        x->in_file = ((luaL_Stream *)lua_touserdata(L, 2))->f;
+        x->in_file = ((luaL_Stream *)lua_touserdata(L, LHTTP_BODY))->f;
     else if (x->source == HTTP_FROM_STREAM)
-        x->in_stream = lua_touserdata(L, 2);
+        x->in_stream = lua_touserdata(L, LHTTP_BODY);
     if (x->sink == HTTP_TO_FILE)
-        x->out_file = ((luaL_Stream *)lua_touserdata(L, 3))->f;
+        x->out_file = ((luaL_Stream *)lua_touserdata(L, LHTTP_OUTPUT))->f;
     else if (x->sink == HTTP_TO_STREAM)
-        x->out_stream = lua_touserdata(L, 3);
+        x->out_stream = lua_touserdata(L, LHTTP_OUTPUT);
     if (!(x->url = strdup(r.url)) || http_prepare(rt, x, &r.o) != 0) {
         http_release(rt, x);
         return laux_failure(L, ENOMEM, NULL);

@@ -157,6 +157,19 @@ T.case("bad arguments raise naming the function and the argument", function()
   T.raises("bad argument #3 to 'post' (opts.output is a closed file", http.post, base, "x", { output = f })
 end)
 
+T.case("option values an __index computes stay alive while they are used", function()
+  -- fresh strings nothing else holds, and a collection at each lookup (ASan saw them freed)
+  local opts = setmetatable({}, { __index = function(_, k)
+    collectgarbage()
+    if k == "url" then return base .. "/echo?" .. ("p"):rep(100) end
+    if k == "method" then return ("patch"):upper() end
+    if k == "cafile" then return ("/nonexistent/"):rep(3) .. "ca.pem" end
+  end })
+  local e = echo(assert(http.request(opts)))
+  T.eq(e.path, "/echo?" .. ("p"):rep(100), "url")
+  T.eq(e.method, ("patch"):upper(), "method")
+end)
+
 T.case("request bodies from a file (sized) and a stream (chunked)", function()
   local f = io.tmpfile()
   f:write(("0123456789"):rep(10000))
