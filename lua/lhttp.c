@@ -25,10 +25,12 @@ enum {
     LHTTP_HEADERS, LHTTP_XFER,
 };
 
-/* Where opts is, for the messages: "bad argument #2 to 'get' (opts.timeout ...)". */
+/* Where the arguments are, for the messages: "bad argument #2 to 'get' (opts.timeout ...)",
+ * "bad argument #1 to 'get' (url contains a zero byte)". */
 struct lhttp_call {
     const char *fname;
-    int arg;
+    int arg;                  /* opts */
+    int url_arg, body_arg;    /* a shorthand's own url and body arguments, or 0: in opts */
 };
 
 /* A request's arguments as checked, pointing into the values lhttp_parse leaves on the stack. */
@@ -48,6 +50,27 @@ static int lhttp_argerror(lua_State *L, const struct lhttp_call *c, const char *
     return luaL_error(L, "bad argument #%d to '%s' (%s)", c->arg, c->fname, msg);
 }
 
+/* [-0, +0, -] the call as the messages about a field see it (at): the shorthand's own
+ * argument own when there is one, named as the field (name less its "opts."), else opts */
+static const char *lhttp_own(const struct lhttp_call *c, int own, const char *name,
+                             struct lhttp_call *at)
+{
+    *at = *c;
+    if (!own)
+        return name;
+    at->arg = own;
+    return name + sizeof "opts." - 1;
+}
+
+/* [-0, +0, v] the string at idx, which curl takes to its first zero byte: one inside raises */
+static const char *lhttp_cstring(lua_State *L, const struct lhttp_call *c, int idx, const char *name)
+{
+    const char *s = lua_tostring(L, idx);
+    if (laux_zero_byte(L, idx, name, 0))
+        lhttp_argerror(L, c, "%s", lua_tostring(L, -1));
+    return s;
+}
+
 /* [-0, +0, v] luaL_argexpected with the function's name, which a call through pcall lacks */
 static void lhttp_expect(lua_State *L, bool ok, int arg, const char *fname, const char *what)
 {
@@ -61,20 +84,20 @@ static const char *const lhttp_options[] = {
     "insecure", NULL,
 };
 
-/* [-0, +0, v] the value on top: "string", a stream or a Lua file, else raises */
-static int lhttp_io_kind(lua_State *L, const struct lhttp_call *c, const char *field, bool input)
+/* [-0, +0, v] the value on top, which the messages call name: "string", a stream or a Lua
+ * file, else raises */
+static int lhttp_io_kind(lua_State *L, const struct lhttp_call *c, const char *name, bool input)
 {
     struct stream *s = laux_test(L, -1, MT_STREAM);
     luaL_Stream *f = luaL_testudata(L, -1, LUA_FILEHANDLE);
     if (input && lua_type(L, -1) == LUA_TSTRING)
         return HTTP_FROM_STRING;
     if (s && s->closed)
-        lhttp_argerror(L, c, "opts.%s is a closed stream", field);
+        lhttp_argerror(L, c, "%s is a closed stream", name);
     if (f && !f->closef)
-        lhttp_argerror(L, c, "opts.%s is a closed file", field);
+        lhttp_argerror(L, c, "%s is a closed file", name);
     if (!s && !f)
-        lhttp_argerror(L, c, "opts.%s must be %s a stream or a file", field,
-                       input ? "a string," : "");
+        lhttp_argerror(L, c, "%s must be %s a stream or a file", name, input ? "a string," : "");
     if (input)
         return s ? HTTP_FROM_STREAM : HTTP_FROM_FILE;
     return s ? HTTP_TO_STREAM : HTTP_TO_FILE;
@@ -128,6 +151,8 @@ static void lhttp_headers(lua_State *L, const struct lhttp_call *c, struct lhttp
  * the header lines (or nil) in LHTTP_URL .. LHTTP_HEADERS */
 static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_req *r)
 {
+    struct lhttp_call at;
+    const char *name;
     memset(r, 0, sizeof *r);
     for (lua_pushnil(L); lua_next(L, LHTTP_OPTS); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -140,11 +165,12 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
     }
     if (lua_getfield(L, LHTTP_OPTS, "url") != LUA_TSTRING) /* LHTTP_URL */
         lhttp_argerror(L, c, "opts.url must be a string");
-    r->url = laux_cstring(L, LHTTP_URL, c->arg, "opts.url", 0);
+    name = lhttp_own(c, c->url_arg, "opts.url", &at);
+    r->url = lhttp_cstring(L, &at, LHTTP_URL, name);
     int t = lua_getfield(L, LHTTP_OPTS, "method"); /* LHTTP_METHOD */
     if (t != LUA_TNIL && t != LUA_TSTRING)
         lhttp_argerror(L, c, "opts.method must be a string");
-    r->method = t == LUA_TNIL ? "GET" : lua_tostring(L, LHTTP_METHOD);
+    r->method = t == LUA_TNIL ? "GET" : lhttp_cstring(L, c, LHTTP_METHOD, "opts.method");
     size_t n = strlen(r->method);
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)r->method[i]) && r->method[i] != '-' && r->method[i] != '_')
@@ -154,7 +180,7 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
     t = lua_getfield(L, LHTTP_OPTS, "cafile"); /* LHTTP_CAFILE */
     if (t != LUA_TNIL && t != LUA_TSTRING)
         lhttp_argerror(L, c, "opts.cafile must be a string");
-    r->o.cafile = laux_cstring(L, LHTTP_CAFILE, c->arg, "opts.cafile", 0);
+    r->o.cafile = lhttp_cstring(L, c, LHTTP_CAFILE, "opts.cafile");
     t = lua_getfield(L, LHTTP_OPTS, "stream");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         lhttp_argerror(L, c, "opts.stream must be a boolean");
@@ -182,10 +208,11 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
         lhttp_argerror(L, c, "opts.insecure must be a boolean");
     r->o.insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);
+    name = lhttp_own(c, c->body_arg, "opts.body", &at);
     if (lua_getfield(L, LHTTP_OPTS, "body") != LUA_TNIL) /* LHTTP_BODY */
-        r->body_type = lhttp_io_kind(L, c, "body", true);
+        r->body_type = lhttp_io_kind(L, &at, name, true);
     if (lua_getfield(L, LHTTP_OPTS, "output") != LUA_TNIL) /* LHTTP_OUTPUT */
-        r->output_type = lhttp_io_kind(L, c, "output", false);
+        r->output_type = lhttp_io_kind(L, c, "opts.output", false);
     if (r->output_type && r->streamed)
         lhttp_argerror(L, c, "opts.output and opts.stream exclude each other");
     t = lua_getfield(L, LHTTP_OPTS, "headers"); /* LHTTP_HEADERS */
@@ -357,7 +384,7 @@ static int lhttp_start(lua_State *L, const struct lhttp_call *c)
 /* async.http.request(opts) -> res | nil, message, code [-1, +1|3, e y] */
 static int lhttp_request(lua_State *L)
 {
-    static const struct lhttp_call c = {"request", 1};
+    static const struct lhttp_call c = {"request", 1, 0, 0};
     lhttp_expect(L, lua_istable(L, 1), 1, c.fname, "table");
     return lhttp_start(L, &c);
 }
@@ -393,7 +420,7 @@ static void lhttp_shorthand(lua_State *L, const struct lhttp_call *c, bool body,
 /* async.http.get(url [, opts]) -> res | nil, message, code [-(1|2), +1|3, e y] */
 static int lhttp_get(lua_State *L)
 {
-    static const struct lhttp_call c = {"get", 2};
+    static const struct lhttp_call c = {"get", 2, 1, 0};
     lhttp_shorthand(L, &c, false, NULL);
     return lhttp_start(L, &c);
 }
@@ -401,7 +428,7 @@ static int lhttp_get(lua_State *L)
 /* async.http.post(url, body [, opts]) -> res | nil, message, code [-(2|3), +1|3, e y] */
 static int lhttp_post(lua_State *L)
 {
-    static const struct lhttp_call c = {"post", 3};
+    static const struct lhttp_call c = {"post", 3, 1, 2};
     lhttp_expect(L, !lua_isnoneornil(L, 2), 2, c.fname, "string, stream or file");
     lhttp_shorthand(L, &c, true, "POST");
     return lhttp_start(L, &c);

@@ -153,8 +153,20 @@ T.case("bad arguments raise naming the function and the argument", function()
   end
   local f = io.tmpfile()
   f:close()
-  T.raises("opts.body is a closed file", http.post, base, f)
+  T.raises("bad argument #2 to 'post' (body is a closed file)", http.post, base, f)
   T.raises("bad argument #3 to 'post' (opts.output is a closed file", http.post, base, "x", { output = f })
+  -- the shorthands' own url and body are their arguments #1 and #2, opts the last one
+  T.raises("bad argument #2 to 'post' (body must be a string, a stream or a file)", http.post, base, 5)
+  T.raises("bad argument #2 to 'post' (body must be a string, a stream or a file)", http.post, base, {})
+  T.raises("bad argument #1 to 'request' (opts.body must be a string,", http.request, { url = base, body = 5 })
+  -- curl would take a C string to its first zero byte
+  T.raises("bad argument #1 to 'get' (url contains a zero byte)", http.get, base .. "/\0x")
+  T.raises("bad argument #1 to 'post' (url contains a zero byte)", http.post, base .. "/\0x", "")
+  T.raises("bad argument #1 to 'request' (opts.url contains a zero byte)", http.request, { url = base .. "\0" })
+  T.raises("bad argument #2 to 'get' (opts.method contains a zero byte)", http.get, base, { method = "DELETE\0x" })
+  T.raises("bad argument #1 to 'request' (opts.method contains a zero byte)", http.request,
+    { url = base, method = "G\0T" })
+  T.raises("bad argument #3 to 'post' (opts.cafile contains a zero byte)", http.post, base, "", { cafile = "a\0b" })
 end)
 
 T.case("option values an __index computes stay alive while they are used", function()
