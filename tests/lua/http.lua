@@ -243,6 +243,27 @@ T.case("an output whose reader goes away fails the request, at once", function()
   end
 end)
 
+T.case("a body or output stream closed while curl waits on it ends the request: nil, \"closed\"", function()
+  local p = assert(async.exec({ "sleep", "30" }, { stdin = "pipe", stdout = "pipe" }))
+  local closer = async.spawn(function() async.sleep(0.2) p.stdout:close() end)
+  local t0 = async.now()
+  local r = T.pack(async.timeout(20, http.post, base .. "/echo", p.stdout))
+  T.eq(r[1], nil, "no result, source")
+  T.eq(r[2], "closed", "the message, source")
+  T.eq(r[3], 42, "the code, source")
+  closer:await()
+  -- the output: a pipe nobody reads, full long before 20 MB
+  closer = async.spawn(function() async.sleep(0.2) p.stdin:close() end)
+  r = T.pack(async.timeout(20, http.get, base .. "/bytes/20000000", { output = p.stdin }))
+  T.eq(r[1], nil, "no result, output")
+  T.eq(r[2], "closed", "the message, output")
+  T.eq(r[3], 23, "the code, output")
+  T.ok(async.now() - t0 < 10, "at once")
+  closer:await()
+  p:kill()
+  p:wait()
+end)
+
 T.case("a streamed body closed early ends its transfer", function()
   local before = T.fds()
   for _ = 1, 5 do
