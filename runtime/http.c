@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <lauxlib.h>
 
@@ -31,6 +32,9 @@ struct http {
     CURLM *multi;             /* owned */
     ev_timer timer;           /* curl's next deadline */
     size_t waits;             /* tasks waiting on a transfer */
+    int hup_fd;               /* owned: an epoll set of our ends of the socket pairs, for
+                                 EPOLLHUP alone (the loop's watchers cannot ask for it) */
+    ev_io hup_w;              /* hup_fd has news: a streamed body's reader went away */
 };
 
 /* A socket curl asked to watch. */
@@ -103,6 +107,18 @@ static void http_timer_stop(struct rt *rt)
         ev_ref(rt->loop);
         ev_timer_stop(rt->loop, &rt->http->timer);
     }
+}
+
+/* Closes our end of the socket pair: the reader sees the end. Taken out of the hup set first:
+ * a child forked meanwhile holds a copy that would keep it there, with x. */
+static void http_close_pipe(struct rt *rt, struct http_xfer *x)
+{
+    if (x->pipe_fd < 0)
+        return;
+    if (rt->http)
+        epoll_ctl(rt->http->hup_fd, EPOLL_CTL_DEL, x->pipe_fd, NULL);
+    close(x->pipe_fd);
+    x->pipe_fd = -1;
 }
 
 /* ---- buffers ---- */
@@ -399,10 +415,8 @@ static void http_progress(struct rt *rt, struct http_xfer *x)
     bool complete = http_complete(x);
     if (complete || (x->streamed && x->head_done))
         http_wake(rt, x);
-    if (complete && x->pipe_fd >= 0 && !x->task) {
-        close(x->pipe_fd); /* the reader sees the end */
-        x->pipe_fd = -1;
-    }
+    if (complete && !x->task)
+        http_close_pipe(rt, x);
     if (complete && !x->task)
         http_release(rt, x);
 }
@@ -503,6 +517,25 @@ static int http_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void
     return 0;
 }
 
+/* Every copy of a streamed body's reader end is closed (EPOLLHUP on ours): nothing will read
+ * it, so its transfer ends now, not at the server's next bytes, which may never come. */
+static void http_readers_gone(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rt *rt = ev_userdata(loop);
+    struct epoll_event ev;
+    (void)revents;
+    /* one at a time: ending a transfer may release others, whose events are then gone too */
+    while (rt->http && epoll_wait(w->fd, &ev, 1, 0) == 1) {
+        struct http_xfer *x = ev.data.ptr;
+        x->sink_err = EPIPE;
+        x->body.len = 0;
+        if (x->easy)
+            http_done(rt, x, CURLE_WRITE_ERROR);
+        else
+            http_progress(rt, x);
+    }
+}
+
 static void http_timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct rt *rt = ev_userdata(loop);
@@ -548,10 +581,14 @@ int http_open(struct rt *rt, char *err, size_t errsize)
         return 0;
     if (dl_load(&http_libcurl, err, errsize) != 0)
         return -1;
-    struct http *h = calloc(1, sizeof *h);
+    int hup_fd = epoll_create1(EPOLL_CLOEXEC);
+    struct http *h = hup_fd >= 0 ? calloc(1, sizeof *h) : NULL;
     if (!h || curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h->multi = curl.multi_init())) {
+        snprintf(err, errsize, "async.http: cannot start libcurl: %s",
+                 strerror(hup_fd < 0 ? errno : ENOMEM));
         free(h);
-        snprintf(err, errsize, "async.http: cannot start libcurl: not enough memory");
+        if (hup_fd >= 0)
+            close(hup_fd);
         return -1;
     }
     curl.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
@@ -559,7 +596,10 @@ int http_open(struct rt *rt, char *err, size_t errsize)
     curl.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
     curl.multi_setopt(h->multi, CURLMOPT_TIMERDATA, rt);
     ev_init(&h->timer, http_timer_fired);
+    h->hup_fd = hup_fd;
+    ev_io_init(&h->hup_w, http_readers_gone, hup_fd, EV_READ);
     rt->http = h;
+    http_watch(rt, &h->hup_w);
     return 0;
 }
 
@@ -582,7 +622,6 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
 {
     CURL *e = x->easy = curl.easy_init();
     bool ok = e != NULL;
-    (void)rt;
     x->follow = o->max_redirs > 0;
     ok = ok && HTTP_SET(e, CURLOPT_PRIVATE, x) && HTTP_SET(e, CURLOPT_URL, x->url)
          && HTTP_SET(e, CURLOPT_NOSIGNAL, 1L) && HTTP_SET(e, CURLOPT_ERRORBUFFER, x->error)
@@ -641,6 +680,9 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
             shutdown(sv[0], SHUT_RD);
             shutdown(sv[1], SHUT_WR);
         }
+        /* EPOLLHUP (always asked for) once the other end is closed, reported once */
+        struct epoll_event ev = {.events = EPOLLONESHOT, .data.ptr = x};
+        ok = ok && epoll_ctl(rt->http->hup_fd, EPOLL_CTL_ADD, x->pipe_fd, &ev) == 0;
     }
     if (x->sink == HTTP_TO_PIPE)
         ev_io_init(&x->out_w, http_pipe_ready, x->pipe_fd, EV_WRITE);
@@ -696,11 +738,10 @@ void http_release(struct rt *rt, struct http_xfer *x)
     if (x->headers)
         curl.slist_free_all(x->headers);
     x->headers = NULL;
-    if (x->pipe_fd >= 0)
-        close(x->pipe_fd);
+    http_close_pipe(rt, x);
     if (x->peer_fd >= 0)
         close(x->peer_fd);
-    x->pipe_fd = x->peer_fd = -1;
+    x->peer_fd = -1;
     http_buf_free(&x->body);
     http_buf_free(&x->head);
     free(x->url);
@@ -730,6 +771,8 @@ void http_close(struct rt *rt)
     }
     curl.multi_cleanup(h->multi);
     http_timer_stop(rt);
+    http_unwatch(rt, &h->hup_w);
+    close(h->hup_fd);
     rt->http = NULL;
     free(h);
 }

@@ -274,6 +274,18 @@ T.case("a streamed body closed early ends its transfer", function()
   T.fds_back_to(before, "descriptors after", 10)
 end)
 
+T.case("a streamed body closed while the server sends nothing ends its transfer at once", function()
+  local before = T.fds()
+  for _ = 1, 5 do
+    local res = assert(http.get(base .. "/stall", { stream = true }))
+    T.eq(res.body:read(5), "start", "first bytes")
+    res.body:close()
+  end
+  -- each transfer held its connection and its end of the socket pair until the server's
+  -- next bytes, a minute away
+  T.fds_back_to(before, "descriptors after", 2)
+end)
+
 T.case("500 requests, 32 at a time", function()
   local next_i, ok = 1, 0
   local function worker()
