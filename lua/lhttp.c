@@ -287,23 +287,16 @@ static void lhttp_push_headers(lua_State *L, const struct http_buf *head)
     }
 }
 
-/* [-0, +1|3, e y] continuation: the request (LHTTP_XFER) ended, or its headers are in (stream) */
-static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
+/* [-1, +1|3, m] lhttp_results(x) -> res | nil, message, code: the results of the request x (a
+ * light userdata), which the caller then settles or releases */
+static int lhttp_results(lua_State *L)
 {
     struct rt *rt = rt_of(L);
-    struct task *t = rt->current;
-    struct http_xfer *x = lua_touserdata(L, LHTTP_XFER);
-    (void)status;
-    (void)ctx;
-    if (t->wake != WAKE_OK) {
-        http_release(rt, x);
-        laux_resumed(L, t);
-    }
+    struct http_xfer *x = lua_touserdata(L, 1);
     if (x->result != CURLE_OK || x->released) {
         lua_pushnil(L);
         lua_pushstring(L, http_strerror(x));
         lua_pushinteger(L, x->result);
-        http_release(rt, x);
         return 3;
     }
     lua_createtable(L, 0, 5);
@@ -324,8 +317,33 @@ static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
         x->peer_fd = -1;
         lua_setfield(L, -2, "body");
     }
-    http_settle(rt, x);
     return 1;
+}
+
+/* [-0, +1|3, e y] continuation: the request (LHTTP_XFER) ended, or its headers are in (stream) */
+static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct rt *rt = rt_of(L);
+    struct task *t = rt->current;
+    struct http_xfer *x = lua_touserdata(L, LHTTP_XFER);
+    (void)status;
+    (void)ctx;
+    lua_settop(L, LHTTP_XFER);
+    if (t->wake != WAKE_OK) {
+        http_release(rt, x);
+        laux_resumed(L, t);
+    }
+    /* built in a protected call: an error (no memory) still settles or releases x, which
+     * would otherwise stay anchored, a resource, until the end of the run */
+    lua_pushcfunction(L, lhttp_results);
+    lua_pushlightuserdata(L, x);
+    int st = lua_pcall(L, 1, LUA_MULTRET, 0);
+    int n = lua_gettop(L) - LHTTP_XFER;
+    if (st == LUA_OK && n == 1)
+        http_settle(rt, x);
+    else
+        http_release(rt, x);
+    return st == LUA_OK ? n : lua_error(L);
 }
 
 /* [-?, +1|3, e y] the request described by the table in LHTTP_OPTS */
