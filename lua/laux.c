@@ -191,17 +191,24 @@ struct resolve_req *laux_looked_up(lua_State *L)
     return req;
 }
 
-const char *laux_cstring(lua_State *L, int idx, int arg, const char *what, lua_Integer i)
+bool laux_zero_byte(lua_State *L, int idx, const char *what, lua_Integer i)
 {
     size_t len;
     const char *s = lua_tolstring(L, idx, &len);
-    if (s && strlen(s) != len) {
-        if (i > 0)
-            lua_pushfstring(L, "%s[%I] contains a zero byte", what, i);
-        else
-            lua_pushfstring(L, "%s contains a zero byte", what);
+    if (!s || strlen(s) == len)
+        return false;
+    if (i > 0)
+        lua_pushfstring(L, "%s[%I] contains a zero byte", what, i);
+    else
+        lua_pushfstring(L, "%s contains a zero byte", what);
+    return true;
+}
+
+const char *laux_cstring(lua_State *L, int idx, int arg, const char *what, lua_Integer i)
+{
+    const char *s = lua_tostring(L, idx);
+    if (laux_zero_byte(L, idx, what, i))
         luaL_argerror(L, arg, lua_tostring(L, -1));
-    }
     return s;
 }
 

@@ -47,6 +47,10 @@ int laux_noyield_error(lua_State *L);
 /* core.api(fn): wraps an API function written in Lua in a C closure, see laux.c */
 int laux_api_new(lua_State *L);
 
+/* [-0, +(0|1), m] whether the string (or number, converted in place) at idx holds a zero
+ * byte, which C would take for its end; if so, pushes "what contains a zero byte" (what[i]
+ * when i > 0), for a function that raises in its own words. */
+bool laux_zero_byte(lua_State *L, int idx, const char *what, lua_Integer i);
 /* [-0, +0, v] the string (or number, converted in place) at idx as a C string, idx holding
  * argument arg or a part of it that what names ("opts.cwd"; what[i] when i > 0): a zero
  * byte, which C would take for the end, raises "bad argument #arg to 'f' (what contains a

@@ -1,7 +1,7 @@
 /* async.http: request, get and post on libcurl (runtime/http.c), which is opened on the first
  * call. The arguments are checked in full before anything is taken, so that a bad one raises
- * with nothing to release; the request is a userdata on the task's stack (slot 2), anchored
- * in the registry while in flight, and the task waits on it as WAIT_HTTP. */
+ * with nothing to release; the request is a userdata on the task's stack (LHTTP_XFER),
+ * anchored in the registry while in flight, and the task waits on it as WAIT_HTTP. */
 #include <errno.h>
 #include <ctype.h>
 #include <stdarg.h>
@@ -17,13 +17,23 @@
 
 #define HTTP_MAX_REDIRS 20
 
-/* Where opts is, for the messages: "bad argument #2 to 'get' (opts.timeout ...)". */
-struct lhttp_call {
-    const char *fname;
-    int arg;
+/* The request's stack, from lhttp_start to the continuation: opts, then what lhttp_parse
+ * leaves. The option values stay in their slots while C pointers into them are used: opts
+ * is the caller's table, whose __index may hand out a string nothing else holds. */
+enum {
+    LHTTP_OPTS = 1, LHTTP_URL, LHTTP_METHOD, LHTTP_CAFILE, LHTTP_BODY, LHTTP_OUTPUT,
+    LHTTP_HEADERS, LHTTP_XFER,
 };
 
-/* A request's arguments as checked, pointing into the opts table (slot 1). */
+/* Where the arguments are, for the messages: "bad argument #2 to 'get' (opts.timeout ...)",
+ * "bad argument #1 to 'get' (url contains a zero byte)". */
+struct lhttp_call {
+    const char *fname;
+    int arg;                  /* opts */
+    int url_arg, body_arg;    /* a shorthand's own url and body arguments, or 0: in opts */
+};
+
+/* A request's arguments as checked, pointing into the values lhttp_parse leaves on the stack. */
 struct lhttp_req {
     const char *url, *method;
     int body_type, output_type; /* 0 none, or the HTTP_FROM_* / HTTP_TO_* kind */
@@ -40,6 +50,27 @@ static int lhttp_argerror(lua_State *L, const struct lhttp_call *c, const char *
     return luaL_error(L, "bad argument #%d to '%s' (%s)", c->arg, c->fname, msg);
 }
 
+/* [-0, +0, -] the call as the messages about a field see it (at): the shorthand's own
+ * argument own when there is one, named as the field (name less its "opts."), else opts */
+static const char *lhttp_own(const struct lhttp_call *c, int own, const char *name,
+                             struct lhttp_call *at)
+{
+    *at = *c;
+    if (!own)
+        return name;
+    at->arg = own;
+    return name + sizeof "opts." - 1;
+}
+
+/* [-0, +0, v] the string at idx, which curl takes to its first zero byte: one inside raises */
+static const char *lhttp_cstring(lua_State *L, const struct lhttp_call *c, int idx, const char *name)
+{
+    const char *s = lua_tostring(L, idx);
+    if (laux_zero_byte(L, idx, name, 0))
+        lhttp_argerror(L, c, "%s", lua_tostring(L, -1));
+    return s;
+}
+
 /* [-0, +0, v] luaL_argexpected with the function's name, which a call through pcall lacks */
 static void lhttp_expect(lua_State *L, bool ok, int arg, const char *fname, const char *what)
 {
@@ -53,20 +84,20 @@ static const char *const lhttp_options[] = {
     "insecure", NULL,
 };
 
-/* [-0, +0, v] the value on top: "string", a stream or a Lua file, else raises */
-static int lhttp_io_kind(lua_State *L, const struct lhttp_call *c, const char *field, bool input)
+/* [-0, +0, v] the value on top, which the messages call name: "string", a stream or a Lua
+ * file, else raises */
+static int lhttp_io_kind(lua_State *L, const struct lhttp_call *c, const char *name, bool input)
 {
     struct stream *s = laux_test(L, -1, MT_STREAM);
     luaL_Stream *f = luaL_testudata(L, -1, LUA_FILEHANDLE);
     if (input && lua_type(L, -1) == LUA_TSTRING)
         return HTTP_FROM_STRING;
     if (s && s->closed)
-        lhttp_argerror(L, c, "opts.%s is a closed stream", field);
+        lhttp_argerror(L, c, "%s is a closed stream", name);
     if (f && !f->closef)
-        lhttp_argerror(L, c, "opts.%s is a closed file", field);
+        lhttp_argerror(L, c, "%s is a closed file", name);
     if (!s && !f)
-        lhttp_argerror(L, c, "opts.%s must be %s a stream or a file", field,
-                       input ? "a string," : "");
+        lhttp_argerror(L, c, "%s must be %s a stream or a file", name, input ? "a string," : "");
     if (input)
         return s ? HTTP_FROM_STREAM : HTTP_FROM_FILE;
     return s ? HTTP_TO_STREAM : HTTP_TO_FILE;
@@ -116,12 +147,14 @@ static void lhttp_headers(lua_State *L, const struct lhttp_call *c, struct lhttp
     r->o.headers = lines;
 }
 
-/* [-0, +3, v] checks opts (slot 1); leaves the body, the output and the header lines (or
- * nil) in slots 2-4 */
+/* [-0, +6, v] checks opts (LHTTP_OPTS); leaves url, method, cafile, the body, the output and
+ * the header lines (or nil) in LHTTP_URL .. LHTTP_HEADERS */
 static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_req *r)
 {
+    struct lhttp_call at;
+    const char *name;
     memset(r, 0, sizeof *r);
-    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
+    for (lua_pushnil(L); lua_next(L, LHTTP_OPTS); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
             lhttp_argerror(L, c, "options are named by strings");
         int i = 0;
@@ -130,34 +163,37 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
         if (!lhttp_options[i])
             lhttp_argerror(L, c, "opts.%s is not an option", lua_tostring(L, -2));
     }
-    if (lua_getfield(L, 1, "url") != LUA_TSTRING)
+    if (lua_getfield(L, LHTTP_OPTS, "url") != LUA_TSTRING) /* LHTTP_URL */
         lhttp_argerror(L, c, "opts.url must be a string");
-    r->url = laux_cstring(L, -1, c->arg, "opts.url", 0);
-    lua_pop(L, 1);
-    int t = lua_getfield(L, 1, "method");
-    r->method = t == LUA_TNIL ? "GET" : lua_tostring(L, -1);
+    name = lhttp_own(c, c->url_arg, "opts.url", &at);
+    r->url = lhttp_cstring(L, &at, LHTTP_URL, name);
+    int t = lua_getfield(L, LHTTP_OPTS, "method"); /* LHTTP_METHOD */
     if (t != LUA_TNIL && t != LUA_TSTRING)
         lhttp_argerror(L, c, "opts.method must be a string");
+    r->method = t == LUA_TNIL ? "GET" : lhttp_cstring(L, c, LHTTP_METHOD, "opts.method");
     size_t n = strlen(r->method);
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)r->method[i]) && r->method[i] != '-' && r->method[i] != '_')
             n = 0;
     if (n == 0 || n >= sizeof ((struct http_xfer *)0)->method)
         lhttp_argerror(L, c, "opts.method: invalid method '%s'", r->method);
-    lua_pop(L, 1);
-    t = lua_getfield(L, 1, "stream");
+    t = lua_getfield(L, LHTTP_OPTS, "cafile"); /* LHTTP_CAFILE */
+    if (t != LUA_TNIL && t != LUA_TSTRING)
+        lhttp_argerror(L, c, "opts.cafile must be a string");
+    r->o.cafile = lhttp_cstring(L, c, LHTTP_CAFILE, "opts.cafile");
+    t = lua_getfield(L, LHTTP_OPTS, "stream");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         lhttp_argerror(L, c, "opts.stream must be a boolean");
     r->streamed = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    t = lua_getfield(L, 1, "timeout"); /* a number as Lua takes it: "5" is 5 */
+    t = lua_getfield(L, LHTTP_OPTS, "timeout"); /* a number as Lua takes it: "5" is 5 */
     if (t != LUA_TNIL && (!lua_isnumber(L, -1) || !(lua_tonumber(L, -1) > 0)))
         lhttp_argerror(L, c, "opts.timeout must be a positive number of seconds");
     r->o.timeout = lua_tonumber(L, -1);
     lua_pop(L, 1);
     int isint;
     lua_Integer redirs;
-    t = lua_getfield(L, 1, "follow");
+    t = lua_getfield(L, LHTTP_OPTS, "follow");
     r->o.max_redirs = HTTP_MAX_REDIRS;
     if (t == LUA_TBOOLEAN)
         r->o.max_redirs = lua_toboolean(L, -1) ? HTTP_MAX_REDIRS : 0;
@@ -167,23 +203,19 @@ static void lhttp_parse(lua_State *L, const struct lhttp_call *c, struct lhttp_r
     else if (t != LUA_TNIL)
         lhttp_argerror(L, c, "opts.follow must be a boolean or a number of redirects");
     lua_pop(L, 1);
-    t = lua_getfield(L, 1, "cafile");
-    if (t != LUA_TNIL && t != LUA_TSTRING)
-        lhttp_argerror(L, c, "opts.cafile must be a string");
-    r->o.cafile = laux_cstring(L, -1, c->arg, "opts.cafile", 0);
-    lua_pop(L, 1);
-    t = lua_getfield(L, 1, "insecure");
+    t = lua_getfield(L, LHTTP_OPTS, "insecure");
     if (t != LUA_TNIL && t != LUA_TBOOLEAN)
         lhttp_argerror(L, c, "opts.insecure must be a boolean");
     r->o.insecure = lua_toboolean(L, -1);
     lua_pop(L, 1);
-    if (lua_getfield(L, 1, "body") != LUA_TNIL) /* slot 2 */
-        r->body_type = lhttp_io_kind(L, c, "body", true);
-    if (lua_getfield(L, 1, "output") != LUA_TNIL) /* slot 3 */
-        r->output_type = lhttp_io_kind(L, c, "output", false);
+    name = lhttp_own(c, c->body_arg, "opts.body", &at);
+    if (lua_getfield(L, LHTTP_OPTS, "body") != LUA_TNIL) /* LHTTP_BODY */
+        r->body_type = lhttp_io_kind(L, &at, name, true);
+    if (lua_getfield(L, LHTTP_OPTS, "output") != LUA_TNIL) /* LHTTP_OUTPUT */
+        r->output_type = lhttp_io_kind(L, c, "opts.output", false);
     if (r->output_type && r->streamed)
         lhttp_argerror(L, c, "opts.output and opts.stream exclude each other");
-    t = lua_getfield(L, 1, "headers"); /* slot 4 */
+    t = lua_getfield(L, LHTTP_OPTS, "headers"); /* LHTTP_HEADERS */
     if (t == LUA_TTABLE)
         lhttp_headers(L, c, r);
     else if (t != LUA_TNIL)
@@ -255,23 +287,16 @@ static void lhttp_push_headers(lua_State *L, const struct http_buf *head)
     }
 }
 
-/* [-0, +1|3, e y] continuation: the request (slot 5) ended, or its headers are in (stream) */
-static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
+/* [-1, +1|3, m] lhttp_results(x) -> res | nil, message, code: the results of the request x (a
+ * light userdata), which the caller then settles or releases */
+static int lhttp_results(lua_State *L)
 {
     struct rt *rt = rt_of(L);
-    struct task *t = rt->current;
-    struct http_xfer *x = lua_touserdata(L, 5);
-    (void)status;
-    (void)ctx;
-    if (t->wake != WAKE_OK) {
-        http_release(rt, x);
-        laux_resumed(L, t);
-    }
+    struct http_xfer *x = lua_touserdata(L, 1);
     if (x->result != CURLE_OK || x->released) {
         lua_pushnil(L);
         lua_pushstring(L, http_strerror(x));
         lua_pushinteger(L, x->result);
-        http_release(rt, x);
         return 3;
     }
     lua_createtable(L, 0, 5);
@@ -292,38 +317,63 @@ static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
         x->peer_fd = -1;
         lua_setfield(L, -2, "body");
     }
-    http_settle(rt, x);
     return 1;
 }
 
-/* [-?, +1|3, e y] the request described by the table in slot 1 */
+/* [-0, +1|3, e y] continuation: the request (LHTTP_XFER) ended, or its headers are in (stream) */
+static int lhttp_request_k(lua_State *L, int status, lua_KContext ctx)
+{
+    struct rt *rt = rt_of(L);
+    struct task *t = rt->current;
+    struct http_xfer *x = lua_touserdata(L, LHTTP_XFER);
+    (void)status;
+    (void)ctx;
+    lua_settop(L, LHTTP_XFER);
+    if (t->wake != WAKE_OK) {
+        http_release(rt, x);
+        laux_resumed(L, t);
+    }
+    /* built in a protected call: an error (no memory) still settles or releases x, which
+     * would otherwise stay anchored, a resource, until the end of the run */
+    lua_pushcfunction(L, lhttp_results);
+    lua_pushlightuserdata(L, x);
+    int st = lua_pcall(L, 1, LUA_MULTRET, 0);
+    int n = lua_gettop(L) - LHTTP_XFER;
+    if (st == LUA_OK && n == 1)
+        http_settle(rt, x);
+    else
+        http_release(rt, x);
+    return st == LUA_OK ? n : lua_error(L);
+}
+
+/* [-?, +1|3, e y] the request described by the table in LHTTP_OPTS */
 static int lhttp_start(lua_State *L, const struct lhttp_call *c)
 {
     struct rt *rt = rt_of(L);
     struct lhttp_req r;
     char err[512];
-    lua_settop(L, 1);
+    lua_settop(L, LHTTP_OPTS);
     lhttp_parse(L, c, &r);
-    lua_settop(L, 4);
+    lua_settop(L, LHTTP_HEADERS);
     if (http_open(rt, err, sizeof err) != 0) {
         lua_pushstring(L, err);
         return lua_error(L);
     }
     struct task *t = laux_suspending_task(L);
     if (r.body_type == HTTP_FROM_STRING) {
-        r.o.body = lua_tolstring(L, 2, &r.o.body_len);
+        r.o.body = lua_tolstring(L, LHTTP_BODY, &r.o.body_len);
     } else if (r.body_type == HTTP_FROM_FILE) {
-        r.o.body_size = lhttp_file_left(((luaL_Stream *)lua_touserdata(L, 2))->f);
+        r.o.body_size = lhttp_file_left(((luaL_Stream *)lua_touserdata(L, LHTTP_BODY))->f);
     } else {
         r.o.body_size = -1;
     }
-    struct http_xfer *x = lua_newuserdatauv(L, sizeof *x, 2); /* slot 5 */
+    struct http_xfer *x = lua_newuserdatauv(L, sizeof *x, 2); /* LHTTP_XFER */
     http_init(rt, x);
-    lua_pushvalue(L, 2);
-    lua_setiuservalue(L, 5, 1);
-    lua_pushvalue(L, 3);
-    lua_setiuservalue(L, 5, 2);
-    lua_pushvalue(L, 5);
+    lua_pushvalue(L, LHTTP_BODY);
+    lua_setiuservalue(L, LHTTP_XFER, 1);
+    lua_pushvalue(L, LHTTP_OUTPUT);
+    lua_setiuservalue(L, LHTTP_XFER, 2);
+    lua_pushvalue(L, LHTTP_XFER);
     x->ref = luaL_ref(L, LUA_REGISTRYINDEX);
     /* nothing below raises: what is taken is released on every path */
     snprintf(x->method, sizeof x->method, "%s", r.method);
@@ -331,13 +381,13 @@ static int lhttp_start(lua_State *L, const struct lhttp_call *c)
     x->sink = (uint8_t)(r.streamed ? HTTP_TO_PIPE : r.output_type ? r.output_type : HTTP_TO_MEMORY);
     x->streamed = r.streamed;
     if (x->source == HTTP_FROM_FILE)
-        x->in_file = ((luaL_Stream *)lua_touserdata(L, 2))->f;
+        x->in_file = ((luaL_Stream *)lua_touserdata(L, LHTTP_BODY))->f;
     else if (x->source == HTTP_FROM_STREAM)
-        x->in_stream = lua_touserdata(L, 2);
+        x->in_stream = lua_touserdata(L, LHTTP_BODY);
     if (x->sink == HTTP_TO_FILE)
-        x->out_file = ((luaL_Stream *)lua_touserdata(L, 3))->f;
+        x->out_file = ((luaL_Stream *)lua_touserdata(L, LHTTP_OUTPUT))->f;
     else if (x->sink == HTTP_TO_STREAM)
-        x->out_stream = lua_touserdata(L, 3);
+        x->out_stream = lua_touserdata(L, LHTTP_OUTPUT);
     if (!(x->url = strdup(r.url)) || http_prepare(rt, x, &r.o) != 0) {
         http_release(rt, x);
         return laux_failure(L, ENOMEM, NULL);
@@ -352,7 +402,7 @@ static int lhttp_start(lua_State *L, const struct lhttp_call *c)
 /* async.http.request(opts) -> res | nil, message, code [-1, +1|3, e y] */
 static int lhttp_request(lua_State *L)
 {
-    static const struct lhttp_call c = {"request", 1};
+    static const struct lhttp_call c = {"request", 1, 0, 0};
     lhttp_expect(L, lua_istable(L, 1), 1, c.fname, "table");
     return lhttp_start(L, &c);
 }
@@ -388,7 +438,7 @@ static void lhttp_shorthand(lua_State *L, const struct lhttp_call *c, bool body,
 /* async.http.get(url [, opts]) -> res | nil, message, code [-(1|2), +1|3, e y] */
 static int lhttp_get(lua_State *L)
 {
-    static const struct lhttp_call c = {"get", 2};
+    static const struct lhttp_call c = {"get", 2, 1, 0};
     lhttp_shorthand(L, &c, false, NULL);
     return lhttp_start(L, &c);
 }
@@ -396,7 +446,7 @@ static int lhttp_get(lua_State *L)
 /* async.http.post(url, body [, opts]) -> res | nil, message, code [-(2|3), +1|3, e y] */
 static int lhttp_post(lua_State *L)
 {
-    static const struct lhttp_call c = {"post", 3};
+    static const struct lhttp_call c = {"post", 3, 1, 2};
     lhttp_expect(L, !lua_isnoneornil(L, 2), 2, c.fname, "string, stream or file");
     lhttp_shorthand(L, &c, true, "POST");
     return lhttp_start(L, &c);

@@ -45,11 +45,14 @@ struct timer {
     void (*fire)(struct rt *rt, struct timer *tm);
 };
 
-/* A node in a waiter list: a task waiting on a task or in a park queue. */
+/* A node in a waiter list: a task waiting on a task or in a park queue; on an I/O source,
+ * also the runtime's own waiters (a transfer paused on a stream) through wake. */
 struct waiter {
     struct waiter *prev, *next;
     struct waitq *q;          /* borrowed: the list it sits in, NULL when unlinked */
     struct task *task;        /* borrowed: who waits */
+    void (*wake)(struct rt *rt, struct waiter *w); /* not a task's: called, unlinked, when
+                                                      the source is ready or closed */
 };
 
 /* An intrusive FIFO list of waiters. */

@@ -5,19 +5,22 @@
  * one rt->io_waits each, so --fake-time never jumps over a request in flight), or the reader
  * of a streamed body, waiting on its stream. A transfer nobody waits for keeps nothing alive.
  * Back-pressure: a sink that does not take a chunk keeps the rest in x->body and curl pauses
- * (CURL_WRITEFUNC_PAUSE) until a writability watcher has flushed it; a source stream with no
- * data pauses the upload (CURL_READFUNC_PAUSE) until it is readable. */
+ * (CURL_WRITEFUNC_PAUSE) until the sink has room and x->body is flushed; a source stream with
+ * no data pauses the upload (CURL_READFUNC_PAUSE) until it is readable. A transfer paused on
+ * a stream waits on the stream's own I/O source, as a task would: a close wakes it too. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <lauxlib.h>
 
 #include "http.h"
 #include "clock.h"
 #include "dl.h"
+#include "io.h"
 #include "resource.h"
 #include "sched.h"
 #include "stats.h"
@@ -29,6 +32,9 @@ struct http {
     CURLM *multi;             /* owned */
     ev_timer timer;           /* curl's next deadline */
     size_t waits;             /* tasks waiting on a transfer */
+    int hup_fd;               /* owned: an epoll set of our ends of the socket pairs, for
+                                 EPOLLHUP alone (the loop's watchers cannot ask for it) */
+    ev_io hup_w;              /* hup_fd has news: a streamed body's reader went away */
 };
 
 /* A socket curl asked to watch. */
@@ -103,6 +109,18 @@ static void http_timer_stop(struct rt *rt)
     }
 }
 
+/* Closes our end of the socket pair: the reader sees the end. Taken out of the hup set first:
+ * a child forked meanwhile holds a copy that would keep it there, with x. */
+static void http_close_pipe(struct rt *rt, struct http_xfer *x)
+{
+    if (x->pipe_fd < 0)
+        return;
+    if (rt->http)
+        epoll_ctl(rt->http->hup_fd, EPOLL_CTL_DEL, x->pipe_fd, NULL);
+    close(x->pipe_fd);
+    x->pipe_fd = -1;
+}
+
 /* ---- buffers ---- */
 
 static int http_buf_add(struct http_buf *b, const char *p, size_t n)
@@ -133,8 +151,12 @@ static void http_buf_free(struct http_buf *b)
 
 static ssize_t http_send(struct http_xfer *x, const char *p, size_t n)
 {
+    if (x->sink == HTTP_TO_STREAM && x->out_stream->closed) {
+        x->stream_closed = true;
+        return -EBADF;
+    }
     if (x->sink == HTTP_TO_STREAM)
-        return x->out_stream->closed ? -EBADF : stream_send(x->out_stream, p, n);
+        return stream_send(x->out_stream, p, n);
     ssize_t w;
     do
         w = send(x->pipe_fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -161,6 +183,8 @@ static int http_flush(struct http_xfer *x)
     if (err && err != -EAGAIN) {
         x->sink_err = -err;
         x->body.len = 0;
+        if (!x->easy) /* curl had it all: the request fails all the same */
+            x->result = CURLE_WRITE_ERROR;
         return err;
     }
     if (done > 0) {
@@ -170,13 +194,22 @@ static int http_flush(struct http_xfer *x)
     return err;
 }
 
+/* Waits for room in the sink: the socket pair's watcher, or the output stream's source. */
+static void http_wait_room(struct rt *rt, struct http_xfer *x)
+{
+    if (x->sink == HTTP_TO_PIPE)
+        http_watch(rt, &x->out_w);
+    else
+        iosrc_wait_node(rt, stream_wr_src(x->out_stream), &x->out_wait);
+}
+
 static size_t http_deliver(struct http_xfer *x, const char *p, size_t n)
 {
     if (x->sink_err)
         return 0;
     int err = http_flush(x);
     if (err == -EAGAIN) {
-        http_watch(x->rt, &x->out_w);
+        http_wait_room(x->rt, x);
         return CURL_WRITEFUNC_PAUSE; /* nothing of p taken: curl hands it again */
     }
     if (err)
@@ -191,44 +224,60 @@ static size_t http_deliver(struct http_xfer *x, const char *p, size_t n)
     if ((size_t)w < n) {
         if (http_buf_add(&x->body, p + w, n - (size_t)w) != 0)
             return 0;
-        http_watch(x->rt, &x->out_w);
+        http_wait_room(x->rt, x);
     }
     return n;
 }
 
-/* Lets a paused transfer go on, or ends it once its sink has failed. curl does not end a
- * transfer whose unpausing failed (the chunk it held, handed to a sink that failed meanwhile):
- * left to curl, its socket would stay unwatched and the connection open for good. */
+/* Lets a paused transfer go on, or ends it once its sink has failed or its source stream was
+ * closed (the code curl gives a read callback's abort). curl does not end a transfer whose
+ * unpausing failed (the chunk it held, handed to a sink that failed meanwhile): left to curl,
+ * its socket would stay unwatched and the connection open for good. */
 static void http_resume(struct rt *rt, struct http_xfer *x)
 {
-    CURLcode rc = x->sink_err ? CURLE_WRITE_ERROR : curl.easy_pause(x->easy, CURLPAUSE_CONT);
+    CURLcode rc = x->sink_err ? CURLE_WRITE_ERROR
+                  : x->stream_closed ? CURLE_ABORTED_BY_CALLBACK
+                  : curl.easy_pause(x->easy, CURLPAUSE_CONT);
     if (rc != CURLE_OK)
         http_done(rt, x, rc);
     http_collect(rt);
 }
 
-/* The sink has room again: flush, then let curl go on (or, once done, finish). */
-static void http_sink_ready(struct ev_loop *loop, ev_io *w, int revents)
+/* The sink has room again, or failed (a closed output stream too): flush, then let curl go
+ * on (or, once done, finish). */
+static void http_sink_ready(struct rt *rt, struct http_xfer *x)
 {
-    struct http_xfer *x = (struct http_xfer *)((char *)w - offsetof(struct http_xfer, out_w));
-    struct rt *rt = ev_userdata(loop);
-    (void)revents;
-    if (http_flush(x) == -EAGAIN)
+    if (http_flush(x) == -EAGAIN) {
+        http_wait_room(rt, x);
         return;
-    http_unwatch(rt, w);
+    }
+    http_unwatch(rt, &x->out_w);
     if (x->easy)
         http_resume(rt, x);
     else
         http_progress(rt, x);
 }
 
-/* The source stream has data: let the upload go on. */
-static void http_source_ready(struct ev_loop *loop, ev_io *w, int revents)
+/* The socket pair's watcher (HTTP_TO_PIPE). */
+static void http_pipe_ready(struct ev_loop *loop, ev_io *w, int revents)
 {
-    struct http_xfer *x = (struct http_xfer *)((char *)w - offsetof(struct http_xfer, in_w));
-    struct rt *rt = ev_userdata(loop);
     (void)revents;
-    http_unwatch(rt, w);
+    struct http_xfer *x = (struct http_xfer *)((char *)w - offsetof(struct http_xfer, out_w));
+    http_sink_ready(ev_userdata(loop), x);
+}
+
+/* The output stream's source woke its waiters (HTTP_TO_STREAM). */
+static void http_output_woken(struct rt *rt, struct waiter *w)
+{
+    http_sink_ready(rt, (struct http_xfer *)((char *)w - offsetof(struct http_xfer, out_wait)));
+}
+
+/* The body stream has data, or was closed: the upload goes on, or ends. */
+static void http_source_woken(struct rt *rt, struct waiter *w)
+{
+    struct http_xfer *x = (struct http_xfer *)((char *)w - offsetof(struct http_xfer, in_wait));
+    if (x->in_stream->closed)
+        x->stream_closed = true;
     if (x->easy)
         http_resume(rt, x);
 }
@@ -311,14 +360,16 @@ static size_t http_on_read(char *p, size_t size, size_t nmemb, void *ud)
         return got == 0 && ferror(x->in_file) ? CURL_READFUNC_ABORT : got;
     }
     struct stream *s = x->in_stream;
-    if (s->closed)
+    if (s->closed) {
+        x->stream_closed = true;
         return CURL_READFUNC_ABORT;
+    }
     if (s->len == 0) {
         ssize_t r = s->eof ? 0 : stream_fill(x->rt, s);
         if (r == 0)
             return 0;
         if (r == -EAGAIN) {
-            http_watch(x->rt, &x->in_w);
+            iosrc_wait_node(x->rt, stream_rd_src(s), &x->in_wait);
             return CURL_READFUNC_PAUSE;
         }
         if (r < 0)
@@ -364,10 +415,8 @@ static void http_progress(struct rt *rt, struct http_xfer *x)
     bool complete = http_complete(x);
     if (complete || (x->streamed && x->head_done))
         http_wake(rt, x);
-    if (complete && x->pipe_fd >= 0 && !x->task) {
-        close(x->pipe_fd); /* the reader sees the end */
-        x->pipe_fd = -1;
-    }
+    if (complete && !x->task)
+        http_close_pipe(rt, x);
     if (complete && !x->task)
         http_release(rt, x);
 }
@@ -468,6 +517,25 @@ static int http_socket_cb(CURL *e, curl_socket_t fd, int what, void *userp, void
     return 0;
 }
 
+/* Every copy of a streamed body's reader end is closed (EPOLLHUP on ours): nothing will read
+ * it, so its transfer ends now, not at the server's next bytes, which may never come. */
+static void http_readers_gone(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct rt *rt = ev_userdata(loop);
+    struct epoll_event ev;
+    (void)revents;
+    /* one at a time: ending a transfer may release others, whose events are then gone too */
+    while (rt->http && epoll_wait(w->fd, &ev, 1, 0) == 1) {
+        struct http_xfer *x = ev.data.ptr;
+        x->sink_err = EPIPE;
+        x->body.len = 0;
+        if (x->easy)
+            http_done(rt, x, CURLE_WRITE_ERROR);
+        else
+            http_progress(rt, x);
+    }
+}
+
 static void http_timer_fired(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct rt *rt = ev_userdata(loop);
@@ -513,10 +581,14 @@ int http_open(struct rt *rt, char *err, size_t errsize)
         return 0;
     if (dl_load(&http_libcurl, err, errsize) != 0)
         return -1;
-    struct http *h = calloc(1, sizeof *h);
+    int hup_fd = epoll_create1(EPOLL_CLOEXEC);
+    struct http *h = hup_fd >= 0 ? calloc(1, sizeof *h) : NULL;
     if (!h || curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(h->multi = curl.multi_init())) {
+        snprintf(err, errsize, "async.http: cannot start libcurl: %s",
+                 strerror(hup_fd < 0 ? errno : ENOMEM));
         free(h);
-        snprintf(err, errsize, "async.http: cannot start libcurl: not enough memory");
+        if (hup_fd >= 0)
+            close(hup_fd);
         return -1;
     }
     curl.multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
@@ -524,7 +596,10 @@ int http_open(struct rt *rt, char *err, size_t errsize)
     curl.multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
     curl.multi_setopt(h->multi, CURLMOPT_TIMERDATA, rt);
     ev_init(&h->timer, http_timer_fired);
+    h->hup_fd = hup_fd;
+    ev_io_init(&h->hup_w, http_readers_gone, hup_fd, EV_READ);
     rt->http = h;
+    http_watch(rt, &h->hup_w);
     return 0;
 }
 
@@ -537,6 +612,8 @@ void http_init(struct rt *rt, struct http_xfer *x)
     x->res.kind = "http request";
     x->res.shutdown = http_shutdown;
     x->res.describe = http_describe;
+    x->out_wait.wake = http_output_woken;
+    x->in_wait.wake = http_source_woken;
 }
 
 #define HTTP_SET(e, opt, v) (curl.easy_setopt((e), (opt), (v)) == CURLE_OK)
@@ -545,7 +622,6 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
 {
     CURL *e = x->easy = curl.easy_init();
     bool ok = e != NULL;
-    (void)rt;
     x->follow = o->max_redirs > 0;
     ok = ok && HTTP_SET(e, CURLOPT_PRIVATE, x) && HTTP_SET(e, CURLOPT_URL, x->url)
          && HTTP_SET(e, CURLOPT_NOSIGNAL, 1L) && HTTP_SET(e, CURLOPT_ERRORBUFFER, x->error)
@@ -604,12 +680,12 @@ int http_prepare(struct rt *rt, struct http_xfer *x, const struct http_opts *o)
             shutdown(sv[0], SHUT_RD);
             shutdown(sv[1], SHUT_WR);
         }
+        /* EPOLLHUP (always asked for) once the other end is closed, reported once */
+        struct epoll_event ev = {.events = EPOLLONESHOT, .data.ptr = x};
+        ok = ok && epoll_ctl(rt->http->hup_fd, EPOLL_CTL_ADD, x->pipe_fd, &ev) == 0;
     }
-    if (x->sink == HTTP_TO_PIPE || x->sink == HTTP_TO_STREAM)
-        ev_io_init(&x->out_w, http_sink_ready,
-                   x->sink == HTTP_TO_PIPE ? x->pipe_fd : x->out_stream->fd, EV_WRITE);
-    if (x->source == HTTP_FROM_STREAM)
-        ev_io_init(&x->in_w, http_source_ready, x->in_stream->fd, EV_READ);
+    if (x->sink == HTTP_TO_PIPE)
+        ev_io_init(&x->out_w, http_pipe_ready, x->pipe_fd, EV_WRITE);
     return ok ? 0 : -ENOMEM;
 }
 
@@ -657,15 +733,15 @@ void http_release(struct rt *rt, struct http_xfer *x)
     resource_remove(rt, &x->res);
     http_detach(rt, x);
     http_unwatch(rt, &x->out_w);
-    http_unwatch(rt, &x->in_w);
+    iosrc_unwait_node(rt, &x->out_wait);
+    iosrc_unwait_node(rt, &x->in_wait);
     if (x->headers)
         curl.slist_free_all(x->headers);
     x->headers = NULL;
-    if (x->pipe_fd >= 0)
-        close(x->pipe_fd);
+    http_close_pipe(rt, x);
     if (x->peer_fd >= 0)
         close(x->peer_fd);
-    x->pipe_fd = x->peer_fd = -1;
+    x->peer_fd = -1;
     http_buf_free(&x->body);
     http_buf_free(&x->head);
     free(x->url);
@@ -676,6 +752,8 @@ void http_release(struct rt *rt, struct http_xfer *x)
 
 const char *http_strerror(const struct http_xfer *x)
 {
+    if (x->stream_closed)
+        return "closed";
     if (x->sink_err)
         return strerror(x->sink_err);
     return x->error[0] ? x->error : curl.easy_strerror((CURLcode)x->result);
@@ -693,6 +771,8 @@ void http_close(struct rt *rt)
     }
     curl.multi_cleanup(h->multi);
     http_timer_stop(rt);
+    http_unwatch(rt, &h->hup_w);
+    close(h->hup_fd);
     rt->http = NULL;
     free(h);
 }

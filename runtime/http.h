@@ -50,7 +50,10 @@ struct http_xfer {
     int sink_err;             /* errno of a failed write to the sink, or 0 */
     struct http_buf body;     /* HTTP_TO_MEMORY: the body; else what the sink did not take yet */
     struct http_buf head;     /* the header block of the last response */
-    ev_io out_w, in_w;        /* room in the sink, data in the source stream (unref'd) */
+    ev_io out_w;              /* HTTP_TO_PIPE: room in the socket pair (unref'd) */
+    struct waiter out_wait, in_wait; /* on the output's or the body stream's I/O source while
+                                        curl is paused on it: woken by readiness or a close */
+    bool stream_closed;       /* a body or output stream was closed under it: "closed" */
     int result;               /* CURLcode once done */
     long status;
     long version;             /* CURL_HTTP_VERSION_* */

@@ -26,10 +26,19 @@ static void iosrc_start(struct rt *rt, struct iosrc *src)
 
 static void iosrc_wake_all(struct rt *rt, struct iosrc *src)
 {
+    size_t n = 0;
     struct waiter *w;
     iosrc_stop(rt, src);
-    while ((w = waitq_pop(&src->waiters)))
-        sched_ready(rt, w->task, WAKE_OK);
+    /* only those there now: a wake function that waits again (at the tail) waits for the
+     * next readiness, and every node stays in src's list, where iosrc_unwait_node finds it */
+    for (w = src->waiters.head; w; w = w->next)
+        n++;
+    while (n-- > 0 && (w = waitq_pop(&src->waiters))) {
+        if (w->wake)
+            w->wake(rt, w);
+        else
+            sched_ready(rt, w->task, WAKE_OK);
+    }
 }
 
 static void iosrc_ready(struct ev_loop *loop, ev_io *w, int revents)
@@ -50,9 +59,17 @@ void iosrc_init(struct iosrc *src, int fd, int events, const char *what, int lab
 
 void iosrc_wait(struct rt *rt, struct task *t)
 {
-    struct iosrc *src = t->run->on.io;
-    waitq_push(&src->waiters, &t->run->w);
-    if (src->background) { /* a task waits on it now: it counts */
+    iosrc_wait_node(rt, t->run->on.io, &t->run->w);
+}
+
+void iosrc_wait_node(struct rt *rt, struct iosrc *src, struct waiter *w)
+{
+    if (w->q)
+        return;
+    waitq_push(&src->waiters, w);
+    if (w->wake) { /* the runtime's own waiter: what it serves is kept alive elsewhere */
+        iosrc_watch(rt, src);
+    } else if (src->background) { /* a task waits on it now: it counts */
         ev_ref(rt->loop);
         src->background = false;
     } else {
@@ -71,8 +88,15 @@ void iosrc_watch(struct rt *rt, struct iosrc *src)
 
 void iosrc_unwait(struct rt *rt, struct task *t)
 {
-    struct iosrc *src = t->run->on.io;
-    waitq_remove(&t->run->w);
+    iosrc_unwait_node(rt, &t->run->w);
+}
+
+void iosrc_unwait_node(struct rt *rt, struct waiter *w)
+{
+    if (!w->q)
+        return;
+    struct iosrc *src = (struct iosrc *)((char *)w->q - offsetof(struct iosrc, waiters));
+    waitq_remove(w);
     if (!src->waiters.head)
         iosrc_stop(rt, src);
 }

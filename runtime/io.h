@@ -12,6 +12,10 @@ void iosrc_wait(struct rt *rt, struct task *t);
 void iosrc_watch(struct rt *rt, struct iosrc *src);
 /* Unlinks t; stops the watcher when nobody waits any more. */
 void iosrc_unwait(struct rt *rt, struct task *t);
+/* The same for any waiter, one with a wake function too: waiting while linked already, or
+ * unwaiting while not linked, does nothing. */
+void iosrc_wait_node(struct rt *rt, struct iosrc *src, struct waiter *w);
+void iosrc_unwait_node(struct rt *rt, struct waiter *w);
 /* Wakes every waiter (they find their object closed) and stops the watcher: call before
  * closing the fd, since epoll registrations follow the open file, not the number. */
 void iosrc_release(struct rt *rt, struct iosrc *src);

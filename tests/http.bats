@@ -254,6 +254,20 @@ EOF
     stderr_has "debug: http request GET http://127.0.0.1:$port/stall was left open; shutdown closed it"
 }
 
+@test "a result that cannot be built (no memory) still releases its request" {
+    start_server
+    s=$(script <<EOF
+print(pcall(async.http.get, "http://127.0.0.1:$port/bytes/4000000"))
+collectgarbage()
+EOF
+)
+    # the 4 MB body does not fit under --memlimit: the error left the request anchored, a
+    # resource until the end of the run
+    run -0 --separate-stderr timeout 20 "$ASYNCRUN" --debug --memlimit=3M "$s"
+    assert_output "false	not enough memory"
+    [[ $stderr != *"left open"* ]] || fail "$stderr"
+}
+
 @test "--fake-time does not jump over a request in flight; --seed keeps working" {
     start_server
     s=$(script <<EOF

@@ -153,8 +153,33 @@ T.case("bad arguments raise naming the function and the argument", function()
   end
   local f = io.tmpfile()
   f:close()
-  T.raises("opts.body is a closed file", http.post, base, f)
+  T.raises("bad argument #2 to 'post' (body is a closed file)", http.post, base, f)
   T.raises("bad argument #3 to 'post' (opts.output is a closed file", http.post, base, "x", { output = f })
+  -- the shorthands' own url and body are their arguments #1 and #2, opts the last one
+  T.raises("bad argument #2 to 'post' (body must be a string, a stream or a file)", http.post, base, 5)
+  T.raises("bad argument #2 to 'post' (body must be a string, a stream or a file)", http.post, base, {})
+  T.raises("bad argument #1 to 'request' (opts.body must be a string,", http.request, { url = base, body = 5 })
+  -- curl would take a C string to its first zero byte
+  T.raises("bad argument #1 to 'get' (url contains a zero byte)", http.get, base .. "/\0x")
+  T.raises("bad argument #1 to 'post' (url contains a zero byte)", http.post, base .. "/\0x", "")
+  T.raises("bad argument #1 to 'request' (opts.url contains a zero byte)", http.request, { url = base .. "\0" })
+  T.raises("bad argument #2 to 'get' (opts.method contains a zero byte)", http.get, base, { method = "DELETE\0x" })
+  T.raises("bad argument #1 to 'request' (opts.method contains a zero byte)", http.request,
+    { url = base, method = "G\0T" })
+  T.raises("bad argument #3 to 'post' (opts.cafile contains a zero byte)", http.post, base, "", { cafile = "a\0b" })
+end)
+
+T.case("option values an __index computes stay alive while they are used", function()
+  -- fresh strings nothing else holds, and a collection at each lookup (ASan saw them freed)
+  local opts = setmetatable({}, { __index = function(_, k)
+    collectgarbage()
+    if k == "url" then return base .. "/echo?" .. ("p"):rep(100) end
+    if k == "method" then return ("patch"):upper() end
+    if k == "cafile" then return ("/nonexistent/"):rep(3) .. "ca.pem" end
+  end })
+  local e = echo(assert(http.request(opts)))
+  T.eq(e.path, "/echo?" .. ("p"):rep(100), "url")
+  T.eq(e.method, ("patch"):upper(), "method")
 end)
 
 T.case("request bodies from a file (sized) and a stream (chunked)", function()
@@ -218,6 +243,27 @@ T.case("an output whose reader goes away fails the request, at once", function()
   end
 end)
 
+T.case("a body or output stream closed while curl waits on it ends the request: nil, \"closed\"", function()
+  local p = assert(async.exec({ "sleep", "30" }, { stdin = "pipe", stdout = "pipe" }))
+  local closer = async.spawn(function() async.sleep(0.2) p.stdout:close() end)
+  local t0 = async.now()
+  local r = T.pack(async.timeout(20, http.post, base .. "/echo", p.stdout))
+  T.eq(r[1], nil, "no result, source")
+  T.eq(r[2], "closed", "the message, source")
+  T.eq(r[3], 42, "the code, source")
+  closer:await()
+  -- the output: a pipe nobody reads, full long before 20 MB
+  closer = async.spawn(function() async.sleep(0.2) p.stdin:close() end)
+  r = T.pack(async.timeout(20, http.get, base .. "/bytes/20000000", { output = p.stdin }))
+  T.eq(r[1], nil, "no result, output")
+  T.eq(r[2], "closed", "the message, output")
+  T.eq(r[3], 23, "the code, output")
+  T.ok(async.now() - t0 < 10, "at once")
+  closer:await()
+  p:kill()
+  p:wait()
+end)
+
 T.case("a streamed body closed early ends its transfer", function()
   local before = T.fds()
   for _ = 1, 5 do
@@ -226,6 +272,18 @@ T.case("a streamed body closed early ends its transfer", function()
     res.body:close()
   end
   T.fds_back_to(before, "descriptors after", 10)
+end)
+
+T.case("a streamed body closed while the server sends nothing ends its transfer at once", function()
+  local before = T.fds()
+  for _ = 1, 5 do
+    local res = assert(http.get(base .. "/stall", { stream = true }))
+    T.eq(res.body:read(5), "start", "first bytes")
+    res.body:close()
+  end
+  -- each transfer held its connection and its end of the socket pair until the server's
+  -- next bytes, a minute away
+  T.fds_back_to(before, "descriptors after", 2)
 end)
 
 T.case("500 requests, 32 at a time", function()
