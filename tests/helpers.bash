@@ -115,3 +115,10 @@ first_line() {
     echo "nothing in $f after 5 s" >&2
     return 1
 }
+
+# The options of --help, one per line, sorted: the -x and --xyz words of its option lines.
+help_options() {
+    "$ASYNCRUN" --help | grep -E '^  -' \
+        | grep -oE '(^|[ ,])--?[A-Za-z][A-Za-z-]*' | sed 's/^[ ,]*//' | sort -u
+}
+
