@@ -467,8 +467,10 @@ static size_t stream_drain_pass(struct rt *rt, struct stream **v, int *err, size
     return waiting;
 }
 
+enum { STREAM_DRAIN_SLICE_MS = 250 };
+
 /* Drains v[0 .. n) together, blocking the loop: each err[i] ends as 0 or -errno. A signal
- * that ends the run (SIGINT, SIGTERM, SIGHUP) interrupts poll and bounds the wait. */
+ * that ends the run (SIGINT, SIGTERM, SIGHUP) bounds the wait. */
 static void stream_drain_set(struct rt *rt, struct stream **v, int *err, size_t n)
 {
     struct pollfd one, *p = n == 1 ? &one : malloc(n * sizeof *p);
@@ -481,17 +483,17 @@ static void stream_drain_set(struct rt *rt, struct stream **v, int *err, size_t 
     for (size_t i = 0; i < n; i++)
         err[i] = -EAGAIN;
     for (size_t waiting; (waiting = stream_drain_pass(rt, v, err, n, p, &ms)) > 0;) {
-        if (poll(p, waiting, ms) >= 0)
+        /* in slices: a signal that came between the check and poll is seen at the next */
+        int r = poll(p, waiting, ms < 0 || ms > STREAM_DRAIN_SLICE_MS ? STREAM_DRAIN_SLICE_MS : ms);
+        int e = errno;
+        if (signal_ending())
+            rt_bound_drains(rt);
+        if (r >= 0 || e == EINTR)
             continue;
-        if (errno == EINTR) {
-            if (signal_ending())
-                rt_bound_drains(rt);
-            continue;
-        }
         for (size_t i = 0; i < n; i++) /* poll itself failed: nothing can be waited for */
             if (err[i] == -EAGAIN) {
                 v[i]->wlen = 0;
-                err[i] = -errno;
+                err[i] = -e;
             }
         break;
     }
