@@ -62,9 +62,29 @@ static FILE *explore_stdin(bool *failed)
     return f;
 }
 
-/* The runs' argv: argv minus --explore, with seed_arg (--seed=N) in the place of the --seed
- * that counted (the last one: an earlier one stays overridden), or else right after argv[0].
- * A NULL-terminated malloc'd array; NULL when out of memory. */
+static bool explore_word(const char *a)
+{
+    return strncmp(a, "--explore", 9) == 0 && (a[9] == '\0' || a[9] == '=');
+}
+
+/* Whether argv[i] is an --explore option. The last one's place is known; the earlier ones are
+ * the --explore words before it, when there are as many as options were counted (else one of
+ * those words is another option's value, and only the last is known). */
+static bool explore_option_at(const struct rt_options *opt, int i)
+{
+    if (i == opt->explore_index)
+        return true;
+    if (i > opt->explore_index || opt->explore_count < 2 || !explore_word(opt->argv[i]))
+        return false;
+    int words = 0;
+    for (int j = 1; j < opt->explore_index; j++)
+        words += explore_word(opt->argv[j]);
+    return words == opt->explore_count - 1;
+}
+
+/* The runs' argv: argv minus every --explore, with seed_arg (--seed=N) in the place of the
+ * --seed that counted (the last one: an earlier one stays overridden), or else right after
+ * argv[0]. A NULL-terminated malloc'd array; NULL when out of memory. */
 static char **explore_argv(const struct rt_options *opt, char *seed_arg)
 {
     char **av = malloc(((size_t)opt->argc + 2) * sizeof *av);
@@ -75,7 +95,7 @@ static char **explore_argv(const struct rt_options *opt, char *seed_arg)
     if (!opt->seed_index)
         av[n++] = seed_arg;
     for (int i = 1; i < opt->argc; i++) {
-        if (i == opt->explore_index)
+        if (explore_option_at(opt, i))
             continue;
         if (i == opt->seed_index)
             av[n++] = seed_arg;
@@ -133,12 +153,35 @@ static void explore_copy(FILE *from, FILE *to)
     fflush(to);
 }
 
-/* s as one shell word: bare when it is made of safe characters, else in single quotes. */
+static bool explore_has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* s as one shell word: bare when it is made of safe characters, in bash's $'...' with \xNN
+ * when it holds control bytes (a report carries none raw), else in single quotes. */
 static void explore_quote(const char *s, FILE *f)
 {
     if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-")
                   == strlen(s)) {
         fputs(s, f);
+        return;
+    }
+    if (explore_has_control(s)) {
+        fputs("$'", f);
+        for (; *s; s++) {
+            unsigned char c = (unsigned char)*s;
+            if (c == '\'' || c == '\\')
+                fprintf(f, "\\%c", c);
+            else if (c < 0x20 || c == 0x7f)
+                fprintf(f, "\\x%02x", c);
+            else
+                fputc(c, f);
+        }
+        fputc('\'', f);
         return;
     }
     fputc('\'', f);
@@ -151,11 +194,12 @@ static void explore_quote(const char *s, FILE *f)
 }
 
 /* The line names the environment variables that the runs inherited and that change what a
- * run does (the strategy that turns the seed into a schedule, the heap cap), so that it
- * replays the run from any shell. */
+ * run does (the strategy that turns the seed into a schedule, the heap cap, the code Lua
+ * runs first), so that it replays the run from any shell. */
 static void explore_report(char **av, uint64_t seed, int status, int passed)
 {
-    static const char *const inherited[] = {"ASYNCRUN_SEED_STRATEGY", "ASYNCRUN_MEMLIMIT"};
+    static const char *const inherited[] = {"ASYNCRUN_SEED_STRATEGY", "ASYNCRUN_MEMLIMIT",
+                                            "LUA_INIT_5_4", "LUA_INIT"};
     fprintf(stderr, "asyncrun: explore: seed %" PRIu64 " failed with status %d after %d passing run%s; replay:",
             seed, status, passed, passed == 1 ? "" : "s");
     for (size_t i = 0; i < sizeof inherited / sizeof *inherited; i++) {

@@ -231,6 +231,7 @@ static enum opts_action opts_long(int argc, char **argv, int *i, struct rt_optio
     }
     if (opts_is(a, "--explore")) {
         opt->explore_index = *i;
+        opt->explore_count++;
         return opts_set_explore(a[9] ? a + 10 : "100", opt);
     }
     if (strcmp(a, "--strict") == 0) {

@@ -110,9 +110,12 @@ static void lhttp_check_header(lua_State *L, const struct lhttp_call *c, int idx
     const char *s = lua_tolstring(L, idx, &n);
     if (!s || (name && n == 0))
         lhttp_argerror(L, c, "opts.headers must map names to strings");
-    for (size_t i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0' || (name && (s[i] == ':' || isspace((unsigned char)s[i]))))
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0')
+            lhttp_argerror(L, c, "opts.headers: a header %s contains a zero byte", name ? "name" : "value");
+        if (s[i] == '\r' || s[i] == '\n' || (name && (s[i] == ':' || isspace((unsigned char)s[i]))))
             lhttp_argerror(L, c, "opts.headers: invalid header %s '%s'", name ? "name" : "value", s);
+    }
 }
 
 /* [-0, +1, v] checks the headers table (on top) and pushes a userdata holding the

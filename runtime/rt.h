@@ -52,7 +52,8 @@ struct rt_options {
     uint64_t seed;
     enum rt_seed_strategy seed_strategy; /* ASYNCRUN_SEED_STRATEGY */
     int explore;          /* --explore runs, 0 when off (cli/explore.c) */
-    int explore_index;    /* argv index of --explore, for the runs' command lines */
+    int explore_index;    /* argv index of the last --explore, for the runs' command lines */
+    int explore_count;    /* how many --explore options there were */
     int seed_index, seed_argn; /* argv index of --seed and its word count, 0 when none */
 };
 

@@ -139,12 +139,23 @@ static void out_int(struct out *o, int64_t v)
 static void out_printf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void out_printf(struct out *o, const char *fmt, ...)
 {
-    char buf[256];
-    va_list ap;
+    char buf[256], *p = buf;
+    va_list ap, again;
     va_start(ap, fmt);
+    va_copy(again, ap);
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    /* longer (a number of 300 digits): printed again in full, never cut mid-record */
+    if (n >= (int)sizeof buf) {
+        if ((p = malloc((size_t)n + 1)))
+            vsnprintf(p, (size_t)n + 1, fmt, again);
+        else
+            p = buf, n = (int)sizeof buf - 1; /* no memory: cut, as it must be */
+    }
+    va_end(again);
     va_end(ap);
-    out_put(o, buf, n < 0 ? 0 : (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    out_put(o, p, n < 0 ? 0 : (size_t)n);
+    if (p != buf)
+        free(p);
 }
 
 /* seconds with 6 decimals, as "%.6f" would print them */

@@ -914,3 +914,13 @@ EOF
     run -0 --separate-stderr "$ASYNCRUN" --strict clean.lua
     [ -z "$stderr" ] || fail "$stderr"
 }
+
+@test "trace: a record with a huge number is written whole (chrome is valid JSON, json gives the full t)" {
+    run -0 "$ASYNCRUN" --fake-time --trace=chrome --trace-file=huge.json -e 'async.sleep(1e300)'
+    run -0 python3 -c 'import json; print(len(json.load(open("huge.json"))["traceEvents"]) > 0)'
+    assert_output "True"
+    run -0 --separate-stderr "$ASYNCRUN" --fake-time --trace=json -e 'async.sleep(1e300)'
+    run -0 python3 -c 'import json, sys
+print(max(json.loads(l)["t"] for l in sys.stdin) >= 1e300)' <<< "$stderr"
+    assert_output "True"
+}

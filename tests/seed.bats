@@ -320,3 +320,21 @@ EOF_LUA
     # while the first round itself is drawn
     [ "$(printf '%s\n' "${firsts[@]}" | sort -u | wc -l)" -ge 4 ]
 }
+
+@test "--explore: the replay line drops every --explore, names LUA_INIT, and escapes control bytes" {
+    local chunk esc replay
+    chunk="assert(not FAIL) -- $(printf '\033[31m')"
+    LUA_INIT='FAIL=true' run --separate-stderr "$ASYNCRUN" --explore=2 --explore=3 -e "$chunk"
+    assert_failure 1
+    # one run failed and one replay line: the runs do not explore again
+    [ "$(grep -c 'replay:' <<<"$stderr")" -eq 1 ] || fail "$stderr"
+    esc=$(printf '\033')
+    [[ $stderr != *"$esc"* ]] || fail "a raw control byte in: $stderr"
+    [[ ${stderr_lines[${#stderr_lines[@]} - 1]} =~ \ replay:\ (LUA_INIT=FAIL=true\ .*\ --seed=1\ -e\ .*)$ ]] ||
+        fail "$stderr"
+    replay=${BASH_REMATCH[1]}
+    [[ $replay != *--explore* ]] || fail "$replay"
+    run env -u LUA_INIT bash -c "$replay"
+    assert_failure 1
+    [[ $output == *"assertion failed!"* ]] || fail "$output"
+}

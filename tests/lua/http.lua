@@ -138,6 +138,8 @@ T.case("bad arguments raise naming the function and the argument", function()
     { { headers = { 1 } }, "opts.headers must map names to strings" },
     { { headers = { ["A B"] = "x" } }, "invalid header name" },
     { { headers = { A = "x\r\nB: y" } }, "invalid header value" },
+    { { headers = { A = "a\0b" } }, "opts.headers: a header value contains a zero byte" },
+    { { headers = { ["X\0A"] = "b" } }, "opts.headers: a header name contains a zero byte" },
     { { method = "GE T" }, "invalid method" },
     { { method = 1 }, "opts.method must be a string" },
     { { body = 5 }, "opts.body must be a string, a stream or a file" },
