@@ -11,13 +11,14 @@
 #include <unistd.h>
 
 #include "opts.h"
+#include "escape.h"
 
 
 static enum opts_action opts_error(const char *fmt, const char *what)
 {
-    fputs("asyncrun: ", stderr);
-    fprintf(stderr, fmt, what);
-    fputc('\n', stderr);
+    char msg[1024];
+    snprintf(msg, sizeof msg, fmt, what);
+    esc_report(stderr, "asyncrun: %s\n", msg); /* what the user typed, escaped */
     return OPTS_USAGE_ERROR;
 }
 
@@ -38,7 +39,7 @@ static enum opts_action opts_set_trace(const char *value, const char *name,
     static const enum rt_trace_format values[] = {TRACE_TEXT, TRACE_JSON, TRACE_CHROME, TRACE_HTML};
     int i = opts_lookup(value, formats);
     if (i < 0) {
-        fprintf(stderr, "asyncrun: %s: unknown format '%s' (text, json, chrome or html)\n", name,
+        esc_report(stderr, "asyncrun: %s: unknown format '%s' (text, json, chrome or html)\n", name,
                 value);
         return OPTS_USAGE_ERROR;
     }
@@ -65,7 +66,7 @@ static enum opts_action opts_set_memlimit(const char *value, const char *name,
         }
     }
     if (end == value || *end || !(x * unit >= 1) || x * unit > 1e18) {
-        fprintf(stderr, "asyncrun: %s: '%s' is not a size (bytes, or with K, M or G)\n", name, value);
+        esc_report(stderr, "asyncrun: %s: '%s' is not a size (bytes, or with K, M or G)\n", name, value);
         return OPTS_USAGE_ERROR;
     }
     opt->memlimit = (size_t)(x * unit);
@@ -79,7 +80,7 @@ static enum opts_action opts_set_stats(const char *value, const char *name,
     static const char *const formats[] = {"text", "json", NULL};
     int i = opts_lookup(value, formats);
     if (i < 0) {
-        fprintf(stderr, "asyncrun: %s: unknown format '%s' (text or json)\n", name, value);
+        esc_report(stderr, "asyncrun: %s: unknown format '%s' (text or json)\n", name, value);
         return OPTS_USAGE_ERROR;
     }
     opt->stats = i == 0 ? STATS_TEXT : STATS_JSON;
@@ -96,7 +97,7 @@ static enum opts_action opts_set_seed(const char *value, const char *name,
     errno = 0;
     unsigned long long n = strtoull(value, &end, 10);
     if (*value < '0' || *value > '9' || *end || errno || n > INT64_MAX) {
-        fprintf(stderr, "asyncrun: %s: '%s' is not a non-negative integer\n", name, value);
+        esc_report(stderr, "asyncrun: %s: '%s' is not a non-negative integer\n", name, value);
         return OPTS_USAGE_ERROR;
     }
     opt->seeded = true;
@@ -111,7 +112,7 @@ static enum opts_action opts_set_explore(const char *value, struct rt_options *o
     errno = 0;
     long k = strtol(value, &end, 10);
     if (*value < '0' || *value > '9' || *end || errno || k < 1 || k > 1000000000) {
-        fprintf(stderr, "asyncrun: --explore: '%s' is not a positive number of runs\n", value);
+        esc_report(stderr, "asyncrun: --explore: '%s' is not a positive number of runs\n", value);
         return OPTS_USAGE_ERROR;
     }
     opt->explore = (int)k;
@@ -139,7 +140,7 @@ static enum opts_action opts_environment(struct rt_options *opt)
         static const enum rt_seed_strategy values[] = {SEED_MIXED, SEED_SHUFFLE, SEED_PCT};
         int i = opts_lookup(v, names);
         if (i < 0) {
-            fprintf(stderr, "asyncrun: ASYNCRUN_SEED_STRATEGY: unknown strategy '%s' (mixed, shuffle or pct)\n", v);
+            esc_report(stderr, "asyncrun: ASYNCRUN_SEED_STRATEGY: unknown strategy '%s' (mixed, shuffle or pct)\n", v);
             return OPTS_USAGE_ERROR;
         }
         opt->seed_strategy = values[i];
@@ -174,7 +175,7 @@ static enum opts_action opts_number(const char *value, const char *name, double 
     if (!value)
         return opts_error("option '%s' requires a value", name);
     if (end == value || *end || !(x > 0) || isinf(x)) {
-        fprintf(stderr, "asyncrun: %s: '%s' is not a positive number\n", name, value);
+        esc_report(stderr, "asyncrun: %s: '%s' is not a positive number\n", name, value);
         return OPTS_USAGE_ERROR;
     }
     *out = x;
@@ -312,7 +313,7 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
             return act;
     }
     if ((opt->trace == TRACE_CHROME || opt->trace == TRACE_HTML) && !opt->trace_file) {
-        fprintf(stderr, "asyncrun: --trace=%s requires --trace-file=PATH\n",
+        esc_report(stderr, "asyncrun: --trace=%s requires --trace-file=PATH\n",
                 opt->trace == TRACE_CHROME ? "chrome" : "html");
         return OPTS_USAGE_ERROR;
     }
@@ -320,7 +321,7 @@ enum opts_action opts_parse(int argc, char **argv, struct rt_options *opt)
         return opts_error("%s needs a script or -e: it cannot explore the prompt", "--explore");
     /* every seed a run gets must be one --seed accepts: checked before the first run */
     if (opt->explore && opt->seeded && opt->seed > (uint64_t)INT64_MAX - (uint64_t)(opt->explore - 1)) {
-        fprintf(stderr, "asyncrun: --explore: %d runs from seed %" PRIu64 " go past the largest seed, "
+        esc_report(stderr, "asyncrun: --explore: %d runs from seed %" PRIu64 " go past the largest seed, "
                         "%" PRId64 "\n", opt->explore, opt->seed, INT64_MAX);
         return OPTS_USAGE_ERROR;
     }

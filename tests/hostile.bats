@@ -254,3 +254,11 @@ ptyrun() {
     ptyrun wait:ready kill:INT sleep:1 kill:INT -- -e 'os.execute("stty -echo -icanon") print("ready") while true do end'
     assert_line --index -1 "status=-2 icanon=on echo=on"
 }
+
+@test "a bad option's value is shown escaped in the usage error, never raw" {
+    run -2 --separate-stderr "$ASYNCRUN" --timeout=$'\e[31mx' -e 1
+    stderr_has "asyncrun: --timeout: '\\x1b[31mx' is not a positive number"
+    run -2 --separate-stderr "$ASYNCRUN" $'--bogus\e]0;t\a' -e 1
+    stderr_has "asyncrun: unrecognized option '--bogus\\x1b]0;t\\x07'"
+    [[ $stderr != *$'\e'* ]] || fail "a raw escape in: $stderr"
+}

@@ -100,7 +100,8 @@ compile tests/fuzz/fuzz_opts.c "$obj/fuzz_opts.o" || build_failed=1
 compile tests/fuzz/fuzz_stream.c "$obj/fuzz_stream.o" || build_failed=1
 if [ "$build_failed" = 0 ]; then
     # shellcheck disable=SC2086
-    "$cc" $cflags -fsanitize=fuzzer -o "$out/fuzz_opts" "$obj/fuzz_opts.o" "$obj/cli/opts.o" &&
+    "$cc" $cflags -fsanitize=fuzzer -o "$out/fuzz_opts" "$obj/fuzz_opts.o" "$obj/cli/opts.o" \
+            "$obj/runtime/escape.o" &&
         "$cc" $cflags -fsanitize=fuzzer -o "$out/fuzz_stream" "$obj/fuzz_stream.o" \
             "${lib_objs[@]}" $lua_libs -lev -lm -lpthread || build_failed=1
 fi
