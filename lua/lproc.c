@@ -283,6 +283,8 @@ static char **lproc_env(lua_State *L, int opts)
         const char *name = laux_cstring(L, -2, 2, "opts.env name", 0);
         if (strchr(name, '='))
             luaL_argerror(L, 2, lua_pushfstring(L, "opts.env name '%s' contains '='", name));
+        if (!*name) /* "=value" is no variable: a child would see a broken environment */
+            luaL_argerror(L, 2, "opts.env name is empty");
         laux_cstring(L, -1, 2, "opts.env value", 0);
         lua_pushfstring(L, "%s=%s", lua_tostring(L, -2), lua_tostring(L, -1));
         lua_rawseti(L, env + 1, ++n);

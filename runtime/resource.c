@@ -1,6 +1,7 @@
 #include <stdio.h>
 
 #include "resource.h"
+#include "escape.h"
 
 void resource_add(struct rt *rt, struct resource *r)
 {
@@ -31,9 +32,9 @@ size_t resource_shutdown(struct rt *rt)
         struct resource *r = rt->resources;
         char what[128];
         r->describe(r, what, sizeof what);
-        if (rt->opt->debug || rt->opt->strict)
-            fprintf(stderr, "asyncrun: %s: %s %s was left open; shutdown closed it\n",
-                    rt->opt->strict ? "strict" : "debug", r->kind, what);
+        if (rt->opt->debug || rt->opt->strict) /* what: a URL, a path, as the script gave it */
+            esc_report(stderr, "asyncrun: %s: %s %s was left open; shutdown closed it\n",
+                       rt->opt->strict ? "strict" : "debug", r->kind, what);
         resource_remove(rt, r);
         r->shutdown(rt, r);
         n++;

@@ -735,6 +735,7 @@ function ops.bytes()
   elseif which == 3 then
     call = function() return A.exec({ "true" }, { env = { [b] = v }, stdout = "null" }) end
     if not raises and has(b, "=") then raises, why = true, "contains '='" end
+    if not raises and b == "" then raises, why = true, "is empty" end
     raises = raises or has(v, "\0")
   elseif which == 4 then
     call = function() return A.exec({ "true" }, { cwd = "/nonexistent/" .. b, stdout = "null" }) end
