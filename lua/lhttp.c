@@ -51,7 +51,7 @@ static int lhttp_argerror(lua_State *L, const struct lhttp_call *c, const char *
 }
 
 /* [-0, +0, -] the call as the messages about a field see it (at): the shorthand's own
- * argument own when there is one, named as the field (name less its "opts."), else opts */
+ * argument (own) when it has one, named as the field less its "opts.", else opts */
 static const char *lhttp_own(const struct lhttp_call *c, int own, const char *name,
                              struct lhttp_call *at)
 {
