@@ -213,7 +213,7 @@ static int ltask_index(lua_State *L)
     return 1;
 }
 
-/* task.name = string [-0, +0, v] */
+/* task.name = string [-0, +0, v] raises on a zero byte */
 static int ltask_newindex(lua_State *L)
 {
     struct task *t = ltask_check(L, 1);
@@ -223,6 +223,8 @@ static int ltask_newindex(lua_State *L)
                           key ? key : luaL_typename(L, 2));
     luaL_checktype(L, 3, LUA_TSTRING);
     lua_settop(L, 3);
+    if (laux_zero_byte(L, 3, "task name", 0)) /* C would cut it in every report */
+        return luaL_error(L, "%s", lua_tostring(L, -1));
     task_set_name(L, t, 1);
     return 0;
 }

@@ -38,6 +38,7 @@ t(function() return p:kill("TERM\0x") end)
 p:kill()
 p:wait()
 t(function() return async.stdout:setvbuf("no\0") end)
+t(function() async.spawn(function() end).name = "a\0b" end)
 print(async.exec({"sh", "-c", 'test "$FOO" = "a=b"'}, {env = {FOO = "a=b"}}):wait())
 EOF
     run -0 "$ASYNCRUN" zero.lua
@@ -58,6 +59,7 @@ zero.lua:14: bad argument #1 to 'connect' (string contains a zero byte)
 zero.lua:15: bad argument #1 to 'listen' (string contains a zero byte)
 zero.lua:17: bad argument #1 to 'kill' (string contains a zero byte)
 zero.lua:20: bad argument #1 to 'setvbuf' (string contains a zero byte)
+zero.lua:21: task name contains a zero byte
 0	nil
 EOF
     [ -f keep.txt ] || fail "rm ran: keep.txt is gone"
