@@ -67,19 +67,15 @@ static bool explore_word(const char *a)
     return strncmp(a, "--explore", 9) == 0 && (a[9] == '\0' || a[9] == '=');
 }
 
-/* Whether argv[i] is an --explore option. The last one's place is known; the earlier ones are
- * the --explore words before it, when there are as many as options were counted (else one of
- * those words is another option's value, and only the last is known). */
-static bool explore_option_at(const struct rt_options *opt, int i)
+/* Whether the --explore words before the last --explore option are all options: there are
+ * as many as options were counted (else one of them is another option's value, and only the
+ * last option's place is known). */
+static bool explore_earlier_are_options(const struct rt_options *opt)
 {
-    if (i == opt->explore_index)
-        return true;
-    if (i > opt->explore_index || opt->explore_count < 2 || !explore_word(opt->argv[i]))
-        return false;
     int words = 0;
-    for (int j = 1; j < opt->explore_index; j++)
-        words += explore_word(opt->argv[j]);
-    return words == opt->explore_count - 1;
+    for (int i = 1; i < opt->explore_index; i++)
+        words += explore_word(opt->argv[i]);
+    return opt->explore_count > 1 && words == opt->explore_count - 1;
 }
 
 /* The runs' argv: argv minus every --explore, with seed_arg (--seed=N) in the place of the
@@ -91,11 +87,12 @@ static char **explore_argv(const struct rt_options *opt, char *seed_arg)
     int n = 0;
     if (!av)
         return NULL;
+    bool earlier = explore_earlier_are_options(opt);
     av[n++] = opt->argv[0];
     if (!opt->seed_index)
         av[n++] = seed_arg;
     for (int i = 1; i < opt->argc; i++) {
-        if (explore_option_at(opt, i))
+        if (i == opt->explore_index || (earlier && i < opt->explore_index && explore_word(opt->argv[i])))
             continue;
         if (i == opt->seed_index)
             av[n++] = seed_arg;
