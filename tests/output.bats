@@ -23,6 +23,13 @@ start() {
     pid=$!
 }
 
+# Makes the fifo $1 and a reader that holds it open and never reads; $reader is its pid.
+silent_fifo() {
+    mkfifo "$1"
+    sleep 30 <"$1" &
+    reader=$!
+}
+
 # ------------------------------------------------------------------ closes never block
 
 @test "a handler that gives up on a client that never reads returns, and the server goes on" {
@@ -133,9 +140,8 @@ async.stdout:setvbuf("full", 1 << 23)
 async.stdout:write("a", string.rep("x", 4 << 20)) -- buffered: the end of the run drains it
 EOF
 )
-    mkfifo "$BATS_TEST_TMPDIR/fifo"
-    sleep 30 <"$BATS_TEST_TMPDIR/fifo" &
-    local reader=$!
+    local reader
+    silent_fifo "$BATS_TEST_TMPDIR/fifo"
     "$ASYNCRUN" "$script" >"$BATS_TEST_TMPDIR/fifo" 2>"$BATS_TEST_TMPDIR/err" &
     pid=$!
     wait_for_line "$BATS_TEST_TMPDIR/err" ending
@@ -227,9 +233,8 @@ EOF
 )
     # asyncrun's own status and end time, its reader a process that keeps the pipe open and
     # never reads (killed once asyncrun has ended)
-    mkfifo "$BATS_TEST_TMPDIR/pipe"
-    sleep 30 < "$BATS_TEST_TMPDIR/pipe" &
-    local reader=$!
+    local reader
+    silent_fifo "$BATS_TEST_TMPDIR/pipe"
     local start=$SECONDS st=0
     "$ASYNCRUN" --timeout=1 "$script" > "$BATS_TEST_TMPDIR/pipe" || st=$?
     local secs=$((SECONDS - start))
